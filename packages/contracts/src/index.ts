@@ -1,0 +1,39 @@
+export {
+  DmsContactBulk,
+  DmsContactEvent,
+  DmsContactId,
+  EmailInput,
+  MAX_BULK_CONTACTS,
+  OrganizationId,
+  PhoneInput,
+} from './dms-contact.ts';
+export {
+  PermanentError,
+  parseRetryAfter,
+  RateLimitedError,
+  TransientError,
+} from './errors/index.ts';
+export {
+  ContactNotificationData,
+  DeadLetterJob,
+  DmsNotification,
+  LinkContactJob,
+  LinkContactResult,
+  LinkOutcome,
+  NotificationType,
+  NotifyDmsJob,
+  NotifyDmsResult,
+  NotifyOutcome,
+  UserNotificationData,
+} from './jobs.ts';
+export { buildDmsContactUrl, normalizeEmail, normalizePhone, parseRateLimit } from './normalize.ts';
+export {
+  ContactWebhookEvents,
+  UserWebhookEvents,
+  WebhookContact,
+  WebhookEnvelope,
+  WebhookUser,
+  Web1on1Contact,
+  Web1on1Link,
+  Web1on1Profile,
+} from './web1on1.ts';

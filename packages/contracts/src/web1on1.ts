@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+export const Web1on1Link = z
+  .object({
+    label: z.string().optional(),
+    url: z.string(),
+    icon: z.string().optional(),
+  })
+  .loose();
+export type Web1on1Link = z.infer<typeof Web1on1Link>;
+
+export const Web1on1Profile = z
+  .object({
+    email: z.string().nullish(),
+    telephone: z.string().nullish(),
+    name: z.string().nullish(),
+  })
+  .loose();
+export type Web1on1Profile = z.infer<typeof Web1on1Profile>;
+
+/** A contact as the Web1on1 REST API returns it (only the fields this service reads are typed). */
+export const Web1on1Contact = z
+  .object({
+    id: z.string().min(1),
+    organization: z.string().nullish(),
+    conversation: z.string().nullish(),
+    profile: Web1on1Profile.nullish(),
+    links: z.array(Web1on1Link).nullish(),
+  })
+  .loose();
+export type Web1on1Contact = z.infer<typeof Web1on1Contact>;
+
+const WebhookId = z.string().min(1).max(200);
+
+/** The contact inside a `contact.*` webhook. `id` is required; `organization` may sit on the event instead. */
+export const WebhookContact = z
+  .object({
+    id: WebhookId,
+    organization: z.string().min(1).max(64).nullish(),
+    conversation: z.string().max(200).nullish(),
+    profile: Web1on1Profile.nullish(),
+  })
+  .loose();
+export type WebhookContact = z.infer<typeof WebhookContact>;
+
+export const WebhookUser = z
+  .object({
+    id: WebhookId,
+    organization: z.string().min(1).max(64).nullish(),
+    email: z.string().max(254).nullish(),
+    name: z.string().max(500).nullish(),
+    displayName: z.string().max(500).nullish(),
+    role: z.string().max(100).nullish(),
+  })
+  .loose();
+export type WebhookUser = z.infer<typeof WebhookUser>;
+
+/**
+ * Envelope of every Web1on1 bot webhook. Only `event` is required at this level so that events this
+ * service ignores are accepted as they are; contact and user events are checked further by the ingress.
+ */
+export const WebhookEnvelope = z
+  .object({
+    id: WebhookId.optional(),
+    event: z.string().min(1).max(100),
+    timestamp: z.union([z.string().max(100), z.number()]).optional(),
+    organization: z.string().min(1).max(64).nullish(),
+    data: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .loose();
+export type WebhookEnvelope = z.infer<typeof WebhookEnvelope>;
+
+export const ContactWebhookEvents = ['contact.create', 'contact.update'] as const;
+export const UserWebhookEvents = ['user.create', 'user.update'] as const;

@@ -1,0 +1,41 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Three suites, chosen by file name:
+ * - `*.test.ts`: pure unit tests beside the source, no I/O beyond loopback servers they own;
+ * - `*.integration.test.ts`: real Redis (from the testkit harness), sandboxes, in-process apps;
+ * - `*.e2e.test.ts`: the real `start:ingress` / `start:worker` processes.
+ * Integration and e2e files run one at a time: they share one machine's Redis and CPU, and their
+ * timing-sensitive assertions (timeouts, backoff) get flaky when eight files fight for two cores.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{apps,packages}/*/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts'],
+          exclude: ['**/*.integration.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{apps,packages}/*/{src,test}/**/*.integration.test.ts'],
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['{apps,packages}/*/{src,test}/**/*.e2e.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
