@@ -8,6 +8,8 @@ export {
   PhoneInput,
 } from './dms-contact.ts';
 export {
+  type ClientError,
+  errorForStatus,
   PermanentError,
   parseRetryAfter,
   RateLimitedError,
