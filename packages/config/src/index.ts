@@ -1,0 +1,4 @@
+export { ConfigError } from './config-error.ts';
+export { IngressConfig, loadIngressConfig } from './ingress.ts';
+export type { Env } from './load.ts';
+export { loadWorkerConfig, WorkerConfig } from './worker.ts';
