@@ -32,10 +32,10 @@ export { buildDmsContactUrl, normalizeEmail, normalizePhone, parseRateLimit } fr
 export {
   ContactWebhookEvents,
   UserWebhookEvents,
-  WebhookContact,
-  WebhookEnvelope,
-  WebhookUser,
   Web1on1Contact,
   Web1on1Link,
   Web1on1Profile,
+  WebhookContact,
+  WebhookEnvelope,
+  WebhookUser,
 } from './web1on1.ts';

@@ -100,6 +100,8 @@ export const DeadLetterJob = z.object({
   data: z.unknown(),
   failedReason: z.string(),
   attemptsMade: z.number().int().nonnegative(),
+  /** The origin job's attempt budget, restored on replay. */
+  attempts: z.number().int().positive(),
   failedAt: z.string(),
   createdAt: z.string().optional(),
 });

@@ -7,7 +7,10 @@ export class RateLimitedError extends Error {
   readonly retryAfterMs: number;
   readonly status: number | undefined;
 
-  constructor(message: string, options: { retryAfterMs: number; cause?: unknown; status?: number }) {
+  constructor(
+    message: string,
+    options: { retryAfterMs: number; cause?: unknown; status?: number },
+  ) {
     super(message, { cause: options.cause });
     this.name = 'RateLimitedError';
     this.retryAfterMs = options.retryAfterMs;

@@ -1,0 +1,3 @@
+export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
+export { type OpsServer, type OpsServerOptions, startOpsServer } from './ops-server.ts';
+export { maskPii, REDACT_PATHS } from './redact.ts';

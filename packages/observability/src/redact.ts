@@ -1,0 +1,42 @@
+/**
+ * Masks emails and phone numbers in a serialized log line. It runs on the final JSON text, so it
+ * also catches PII that reached a log through a free-text message or an error string, where
+ * path-based redaction cannot see it.
+ */
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
+// A JSON string value that is entirely a phone number: `+` and 7-15 digits, or a national number
+// with separators. Requiring the whole quoted value keeps timestamps and ids out of it.
+const PHONE = /"(\+?)([\d(])([\d ().-]{5,18})(\d{2})"/g;
+
+export function maskPii(line: string): string {
+  return line
+    .replace(EMAIL, '$1***@$2')
+    .replace(PHONE, (match, plus: string, first: string, middle: string, last: string) => {
+      const digits = middle.replace(/\D/g, '');
+      if (digits.length + 2 < 6) return match;
+      return `"${plus}${first}${'*'.repeat(middle.length)}${last}"`;
+    });
+}
+
+/** Paths whose values never reach a log: credentials and signatures. */
+export const REDACT_PATHS = [
+  'authorization',
+  'token',
+  'refreshToken',
+  'secret',
+  'password',
+  'apiKey',
+  '*.authorization',
+  '*.token',
+  '*.refreshToken',
+  '*.secret',
+  '*.password',
+  '*.apiKey',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-hub-signature"]',
+  'req.headers["webhook-signature"]',
+  'headers.authorization',
+  'headers["x-hub-signature"]',
+  'headers["webhook-signature"]',
+];

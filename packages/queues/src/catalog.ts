@@ -1,0 +1,77 @@
+import {
+  DeadLetterJob,
+  LinkContactJob,
+  LinkContactResult,
+  NotifyDmsJob,
+  NotifyDmsResult,
+} from '@contact-linker/contracts';
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+
+interface QueueDefinition {
+  /** Validates job data at both ends: producers parse before adding, processors before acting. */
+  schema: z.ZodType;
+  result: z.ZodType;
+  /** Job options every producer applies; `attempts` comes from JOB_ATTEMPTS at runtime. */
+  jobOptions: Omit<JobsOptions, 'attempts'>;
+}
+type QueueCatalog = Record<string, QueueDefinition>;
+
+const DAY_S = 24 * 3600;
+
+/**
+ * Retention keeps Redis memory bounded: finished jobs are kept long enough to answer `GET /jobs/:id`
+ * and to debug from Bull Board, then trimmed by age and count. Dead letters are kept until replayed
+ * or purged by an operator, so they are not trimmed here.
+ */
+const retention = {
+  removeOnComplete: { age: DAY_S, count: 100_000 },
+  removeOnFail: { age: 7 * DAY_S, count: 100_000 },
+} satisfies JobsOptions;
+
+/** Exponential backoff from 1 s with ±50% jitter, so retries of one outage spread out instead of stampeding. */
+const backoff = { type: 'exponential', delay: 1000, jitter: 0.5 } as const;
+
+/** Every queue the system uses, declared once. Queue-name literals live only in this file. */
+export const queueCatalog = {
+  'link-contact': {
+    schema: LinkContactJob,
+    result: LinkContactResult,
+    jobOptions: { ...retention, backoff },
+  },
+  'notify-dms': {
+    schema: NotifyDmsJob,
+    result: NotifyDmsResult,
+    jobOptions: { ...retention, backoff },
+  },
+  'dead-letter': {
+    schema: DeadLetterJob,
+    result: z.unknown(),
+    jobOptions: { removeOnComplete: true, removeOnFail: true },
+  },
+} as const satisfies QueueCatalog;
+
+export type QueueName = keyof typeof queueCatalog;
+/** Queues whose jobs are processed by workers (the dead-letter queue only stores). */
+export type WorkQueueName = Exclude<QueueName, 'dead-letter'>;
+export type JobData<Q extends QueueName> = z.output<(typeof queueCatalog)[Q]['schema']>;
+export type JobResult<Q extends QueueName> = z.output<(typeof queueCatalog)[Q]['result']>;
+
+export const QUEUE_NAMES = Object.keys(queueCatalog) as QueueName[];
+export const WORK_QUEUE_NAMES = QUEUE_NAMES.filter((q): q is WorkQueueName => q !== 'dead-letter');
+export const DEAD_LETTER_QUEUE = 'dead-letter' satisfies QueueName;
+
+export function isWorkQueueName(name: string): name is WorkQueueName {
+  return (WORK_QUEUE_NAMES as string[]).includes(name);
+}
+
+/**
+ * Priorities (BullMQ: jobs without a priority go first, then lower numbers first). Bulk seeding sits
+ * below live events so a dealer's seed never delays what is happening now.
+ */
+export const PRIORITY = { live: undefined, bulk: 10 } as const;
+
+/** The options a producer passes for a job on `queue`. */
+export function jobOptionsFor(queue: QueueName, attempts: number): JobsOptions {
+  return { ...queueCatalog[queue].jobOptions, attempts };
+}

@@ -1,0 +1,36 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type RedisRole = 'producer' | 'worker';
+
+/**
+ * The one place that opens Redis connections.
+ *
+ * - `producer` (ingress, CLI): no offline queue and one try per command, so when Redis is down a
+ *   request fails at once and the ingress can answer 503 within a second instead of hanging.
+ * - `worker`: commands wait for the connection and it reconnects forever, as BullMQ workers require
+ *   (`maxRetriesPerRequest: null`), so a Redis restart pauses work instead of killing it.
+ */
+export function createRedisConnection(
+  url: string,
+  { role, name, overrides = {} }: { role: RedisRole; name?: string; overrides?: RedisOptions },
+): Redis {
+  const reconnect = (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000);
+  const base: RedisOptions =
+    role === 'producer'
+      ? {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          connectTimeout: 2000,
+          retryStrategy: reconnect,
+        }
+      : {
+          enableOfflineQueue: true,
+          maxRetriesPerRequest: null,
+          retryStrategy: reconnect,
+        };
+  return new Redis(url, {
+    ...base,
+    ...(name === undefined ? {} : { connectionName: name }),
+    ...overrides,
+  });
+}

@@ -1,0 +1,98 @@
+import type { DeadLetterJob } from '@contact-linker/contracts';
+import type { Job } from 'bullmq';
+import {
+  DEAD_LETTER_QUEUE,
+  isWorkQueueName,
+  jobOptionsFor,
+  type WorkQueueName,
+} from './catalog.ts';
+import type { QueueSet, TypedQueue } from './queues.ts';
+
+/**
+ * A dead letter's id is derived from its origin, so moving the same failed job twice (a worker that
+ * died between the move and acknowledging the failure, then retried) adds it once: BullMQ ignores an
+ * add whose job id already exists.
+ */
+export function deadLetterId(queue: WorkQueueName, jobId: string): string {
+  return `${queue}-${jobId}`;
+}
+
+/** What the admin API and the CLI show of one dead letter. */
+export interface DeadLetterView {
+  id: string;
+  queue: string;
+  name: string;
+  failedReason: string;
+  attemptsMade: number;
+  failedAt: string;
+}
+
+export async function moveToDeadLetter(
+  dlq: TypedQueue<typeof DEAD_LETTER_QUEUE>,
+  queue: WorkQueueName,
+  job: Job,
+  failedReason: string,
+  attemptsMade: number,
+): Promise<void> {
+  const jobId = String(job.id);
+  const letter: DeadLetterJob = {
+    queue,
+    name: job.name,
+    jobId,
+    data: job.data,
+    failedReason,
+    attemptsMade,
+    attempts: job.opts.attempts ?? attemptsMade,
+    failedAt: new Date().toISOString(),
+    createdAt: new Date(job.timestamp).toISOString(),
+  };
+  await dlq.add(job.name, letter, { jobId: deadLetterId(queue, jobId) });
+}
+
+export function toDeadLetterView(job: Job<DeadLetterJob>): DeadLetterView {
+  return {
+    id: String(job.id),
+    queue: job.data.queue,
+    name: job.data.name,
+    failedReason: job.data.failedReason,
+    attemptsMade: job.data.attemptsMade,
+    failedAt: job.data.failedAt,
+  };
+}
+
+/** Dead letters, oldest first. They sit in the dead-letter queue's wait list; nothing consumes them. */
+export async function listDeadLetters(
+  dlq: TypedQueue<typeof DEAD_LETTER_QUEUE>,
+  { start = 0, end = -1 }: { start?: number; end?: number } = {},
+): Promise<DeadLetterView[]> {
+  const jobs = await dlq.getJobs(['waiting', 'prioritized', 'delayed'], start, end, true);
+  return jobs.filter((job): job is Job<DeadLetterJob> => job !== undefined).map(toDeadLetterView);
+}
+
+export type ReplayOutcome =
+  | { replayed: true; queue: WorkQueueName; jobId: string }
+  | { replayed: false; reason: 'not_found' | 'unknown_queue' };
+
+/**
+ * Puts a dead letter back on its origin queue under its original job id, then removes the letter.
+ * The origin job is retried in place when it is still kept as failed (so `GET /jobs/:id` follows it),
+ * and re-added from the letter when retention already removed it. Safe to repeat after a crash: an
+ * origin job that is no longer failed counts as replayed.
+ */
+export async function replayDeadLetter(queues: QueueSet, id: string): Promise<ReplayOutcome> {
+  const letter = (await queues[DEAD_LETTER_QUEUE].getJob(id)) as Job<DeadLetterJob> | undefined;
+  if (!letter) return { replayed: false, reason: 'not_found' };
+  const { queue, jobId, name, data, attempts } = letter.data;
+  if (!isWorkQueueName(queue)) return { replayed: false, reason: 'unknown_queue' };
+
+  const origin = queues[queue];
+  const existing = await origin.getJob(jobId);
+  if (existing === undefined) {
+    // The letter holds data that passed the catalog schema when it was first enqueued.
+    await origin.add(name, data as never, { ...jobOptionsFor(queue, attempts), jobId });
+  } else if ((await existing.getState()) === 'failed') {
+    await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  }
+  await letter.remove();
+  return { replayed: true, queue, jobId };
+}

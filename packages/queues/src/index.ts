@@ -1,0 +1,24 @@
+export {
+  DEAD_LETTER_QUEUE,
+  isWorkQueueName,
+  type JobData,
+  type JobResult,
+  jobOptionsFor,
+  PRIORITY,
+  QUEUE_NAMES,
+  type QueueName,
+  queueCatalog,
+  WORK_QUEUE_NAMES,
+  type WorkQueueName,
+} from './catalog.ts';
+export { createRedisConnection, type RedisRole } from './connection.ts';
+export {
+  type DeadLetterView,
+  deadLetterId,
+  listDeadLetters,
+  moveToDeadLetter,
+  type ReplayOutcome,
+  replayDeadLetter,
+  toDeadLetterView,
+} from './dead-letters.ts';
+export { closeQueues, createQueues, type QueueSet, type TypedQueue } from './queues.ts';
