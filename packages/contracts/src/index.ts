@@ -23,6 +23,7 @@ export {
   LinkContactResult,
   LinkOutcome,
   NotificationType,
+  NotifiedProfile,
   NotifyDmsJob,
   NotifyDmsResult,
   NotifyOutcome,

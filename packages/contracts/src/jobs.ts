@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OrganizationId } from './dms-contact.ts';
-import { Web1on1Profile } from './web1on1.ts';
+
 
 /**
  * Data of a `link-contact` job: only validated, normalised fields, so a waiting job costs as little
@@ -39,11 +39,19 @@ export const NotificationType = z.enum([
 ]);
 export type NotificationType = z.infer<typeof NotificationType>;
 
+/** The profile fields the DMS cares about; echo suppression compares exactly these plus the conversation. */
+export const NotifiedProfile = z.object({
+  email: z.string().nullable(),
+  telephone: z.string().nullable(),
+  name: z.string().nullable(),
+});
+export type NotifiedProfile = z.infer<typeof NotifiedProfile>;
+
 export const ContactNotificationData = z.object({
   contactId: z.string(),
   conversation: z.string().nullable(),
   conversationUrl: z.string().nullable(),
-  profile: Web1on1Profile,
+  profile: NotifiedProfile,
   dmsContactId: z.string().optional(),
 });
 export type ContactNotificationData = z.infer<typeof ContactNotificationData>;
@@ -74,16 +82,38 @@ export const DmsNotification = z.discriminatedUnion('type', [
 export type DmsNotification = z.infer<typeof DmsNotification>;
 
 /**
- * Data of a `notify-dms` job. `webhookId` is fixed when the job is created, so every retry and every
- * replay of the same event carries the same `webhook-id` header and the DMS can drop copies.
+ * Data of a `notify-dms` job: the validated facts of one event. The worker turns it into the
+ * DmsNotification body when it sends, so settings such as WEB1ON1_APP_URL apply at delivery.
+ * `webhookId` is fixed when the job is created, so every retry and every replay carries the same
+ * `webhook-id` header and the DMS can drop copies.
  */
 export const NotifyDmsJob = z.object({
   webhookId: z.string().min(1).max(200),
-  notification: DmsNotification,
+  type: NotificationType,
+  organization: z.string().min(1).max(64),
+  /** When the event happened (ISO-8601); sent as the notification's `timestamp`. */
+  occurredAt: z.string(),
+  contact: z
+    .object({
+      id: z.string().min(1).max(200),
+      conversation: z.string().nullable(),
+      profile: NotifiedProfile,
+      dmsContactId: z.string().optional(),
+    })
+    .optional(),
+  user: z
+    .object({
+      id: z.string().min(1).max(200),
+      email: z.string().nullable(),
+      name: z.string().nullable(),
+      role: z.string().optional(),
+    })
+    .optional(),
 });
 export type NotifyDmsJob = z.infer<typeof NotifyDmsJob>;
 
-export const NotifyOutcome = z.enum(['delivered', 'unchanged']);
+/** `unchanged`: echo suppressed; `disabled`: DMS_NOTIFY_URL is not set on the worker. */
+export const NotifyOutcome = z.enum(['delivered', 'unchanged', 'disabled']);
 export type NotifyOutcome = z.infer<typeof NotifyOutcome>;
 
 export const NotifyDmsResult = z.object({

@@ -59,7 +59,13 @@ export type JobResult<Q extends QueueName> = z.output<(typeof queueCatalog)[Q]['
 
 export const QUEUE_NAMES = Object.keys(queueCatalog) as QueueName[];
 export const WORK_QUEUE_NAMES = QUEUE_NAMES.filter((q): q is WorkQueueName => q !== 'dead-letter');
-export const DEAD_LETTER_QUEUE = 'dead-letter' satisfies QueueName;
+/** Names to use in code, so queue-name literals appear only in this file. */
+export const QUEUE = {
+  linkContact: 'link-contact',
+  notifyDms: 'notify-dms',
+  deadLetter: 'dead-letter',
+} as const satisfies Record<string, QueueName>;
+export const DEAD_LETTER_QUEUE = QUEUE.deadLetter;
 
 export function isWorkQueueName(name: string): name is WorkQueueName {
   return (WORK_QUEUE_NAMES as string[]).includes(name);

@@ -5,6 +5,7 @@ export {
   type JobResult,
   jobOptionsFor,
   PRIORITY,
+  QUEUE,
   QUEUE_NAMES,
   type QueueName,
   queueCatalog,

@@ -1,0 +1,40 @@
+import { loadIngressConfig } from '@contact-linker/config';
+import { createLogger, loadConfigOrExit, onShutdown } from '@contact-linker/observability';
+import { closeQueues, createQueues, createRedisConnection } from '@contact-linker/queues';
+import { buildApp } from './app.ts';
+import { createProducer } from './producer.ts';
+
+const config = loadConfigOrExit('ingress', () => loadIngressConfig(process.env));
+const logger = createLogger({ level: config.logLevel, name: 'ingress' });
+
+const redis = createRedisConnection(config.redisUrl, {
+  role: 'producer',
+  name: 'contact-linker:ingress',
+});
+let redisDown = false;
+redis.on('error', (err) => {
+  // ioredis repeats the same error on every reconnect attempt; log the transition only.
+  if (!redisDown) logger.error({ err: err.message }, 'redis unavailable; answering 503');
+  redisDown = true;
+});
+redis.on('ready', () => {
+  if (redisDown) logger.info('redis available again');
+  redisDown = false;
+});
+
+const queues = createQueues(redis, config.queuePrefix);
+const producer = createProducer({
+  queues,
+  redis,
+  prefix: config.queuePrefix,
+  attempts: config.jobAttempts,
+  defaultPhoneCountry: config.defaultPhoneCountry,
+});
+const app = await buildApp({ config, producer, logger });
+await app.listen({ port: config.port, host: config.host });
+
+onShutdown(logger, async () => {
+  await app.close();
+  await closeQueues(queues);
+  await redis.quit().catch(() => redis.disconnect());
+});

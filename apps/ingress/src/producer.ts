@@ -1,0 +1,187 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type DmsContactEvent,
+  LinkContactJob,
+  type LinkContactResult,
+  NotifyDmsJob,
+  normalizeEmail,
+  normalizePhone,
+} from '@contact-linker/contracts';
+import {
+  deadLetterId,
+  jobOptionsFor,
+  PRIORITY,
+  QUEUE,
+  type QueueSet,
+} from '@contact-linker/queues';
+import type { Redis } from 'ioredis';
+import { ApiError } from './errors.ts';
+
+/** Web1on1 may resend an event; an id seen within this window is not enqueued again. */
+const WEBHOOK_DEDUP_MS = 24 * 3600 * 1000;
+
+export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'dead-lettered';
+
+export interface ContactJobStatus {
+  jobId: string;
+  state: JobState;
+  outcome?: LinkContactResult['outcome'];
+  result?: { contactId: string; conversation: string | null };
+}
+
+export interface ProducerOptions {
+  queues: QueueSet;
+  /** The producer connection, for the webhook dedup marker and readiness. */
+  redis: Redis;
+  prefix: string;
+  attempts: number;
+  defaultPhoneCountry: string;
+  /**
+   * How long an enqueue may take before the ingress answers 503; the contract allows 1 s in all.
+   * @defaultValue 800
+   */
+  enqueueTimeoutMs?: number;
+}
+
+/** Turns a validated DMS event into job data: normalised, and only the fields the worker needs. */
+export function toLinkContactJob(
+  event: DmsContactEvent,
+  defaultPhoneCountry: string,
+  now = new Date(),
+): LinkContactJob {
+  const phone = event.telephone ?? event.phone;
+  const phoneE164 = phone === undefined ? undefined : normalizePhone(phone, defaultPhoneCountry);
+  return LinkContactJob.parse({
+    dmsContactId: String(event.id),
+    organization: event.organization,
+    email: event.email === undefined ? undefined : normalizeEmail(event.email),
+    phoneE164,
+    phoneRaw: phone !== undefined && phone !== phoneE164 ? phone : undefined,
+    receivedAt: now.toISOString(),
+  });
+}
+
+/** Same organization, id, email and phone after normalisation → same key → one pending job. */
+export function contentKey(job: LinkContactJob): string {
+  const phone = job.phoneE164 ?? job.phoneRaw ?? '';
+  return createHash('sha256')
+    .update(JSON.stringify([job.organization, job.dmsContactId, job.email ?? '', phone]))
+    .digest('base64url');
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } catch (cause) {
+    throw new ApiError('queue_unavailable', { headers: { 'retry-after': '1' }, cause });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Everything the ingress does to Redis. Each call resolves only after Redis acknowledged it, and
+ * fails with `queue_unavailable` (503) within `enqueueTimeoutMs` when Redis is away.
+ */
+export function createProducer({
+  queues,
+  redis,
+  prefix,
+  attempts,
+  defaultPhoneCountry,
+  enqueueTimeoutMs = 800,
+}: ProducerOptions) {
+  const linkQueue = queues[QUEUE.linkContact];
+  const notifyQueue = queues[QUEUE.notifyDms];
+  const seenKey = (eventId: string) => `${prefix}:webhook-seen:${eventId}`;
+
+  return {
+    async enqueueContact(event: DmsContactEvent): Promise<{ jobId: string }> {
+      const data = toLinkContactJob(event, defaultPhoneCountry);
+      const jobId = randomUUID();
+      const job = await withDeadline(
+        linkQueue.add('dms.contact', data, {
+          ...jobOptionsFor(QUEUE.linkContact, attempts),
+          ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
+          jobId,
+          // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
+          deduplication: { id: `contact-${contentKey(data)}` },
+        }),
+        enqueueTimeoutMs,
+      );
+      return { jobId: String(job.id) };
+    },
+
+    /**
+     * Enqueues a webhook event unless its id was accepted in the last 24 h. BullMQ's deduplication
+     * with a TTL decides atomically with the add; the marker key keeps the window even after
+     * retention has removed the job (removal clears BullMQ's own key).
+     */
+    async enqueueNotification(
+      job: NotifyDmsJob,
+      eventId: string,
+    ): Promise<{ duplicate: boolean; jobId: string }> {
+      const data = NotifyDmsJob.parse(job);
+      return withDeadline(
+        (async () => {
+          const seen = await redis.get(seenKey(eventId));
+          if (seen !== null) return { duplicate: true, jobId: seen };
+          const jobId = randomUUID();
+          const added = await notifyQueue.add(data.type, data, {
+            ...jobOptionsFor(QUEUE.notifyDms, attempts),
+            jobId,
+            deduplication: { id: `webhook-${eventId}`, ttl: WEBHOOK_DEDUP_MS },
+          });
+          const addedId = String(added.id);
+          await redis.set(seenKey(eventId), addedId, 'PX', WEBHOOK_DEDUP_MS, 'NX');
+          return { duplicate: addedId !== jobId, jobId: addedId };
+        })(),
+        enqueueTimeoutMs,
+      );
+    },
+
+    async getContactJob(jobId: string): Promise<ContactJobStatus | undefined> {
+      return withDeadline(
+        (async () => {
+          const job = await linkQueue.getJob(jobId);
+          if (!job) return undefined;
+          const raw = await job.getState();
+          let state: JobState;
+          if (raw === 'completed' || raw === 'active' || raw === 'delayed') state = raw;
+          else if (raw === 'failed') {
+            const letter = await queues[QUEUE.deadLetter].getJob(
+              deadLetterId(QUEUE.linkContact, jobId),
+            );
+            state = letter ? 'dead-lettered' : 'failed';
+          } else if (raw === 'unknown') return undefined;
+          else state = 'waiting';
+          const value = raw === 'completed' ? job.returnvalue : undefined;
+          return {
+            jobId,
+            state,
+            ...(value ? { outcome: value.outcome } : {}),
+            ...(value?.contactId
+              ? { result: { contactId: value.contactId, conversation: value.conversation ?? null } }
+              : {}),
+          };
+        })(),
+        enqueueTimeoutMs,
+      );
+    },
+
+    async ready(): Promise<boolean> {
+      try {
+        await withDeadline(redis.ping(), enqueueTimeoutMs);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export type Producer = ReturnType<typeof createProducer>;
