@@ -13,6 +13,7 @@ import {
   PRIORITY,
   QUEUE,
   type QueueSet,
+  redisReady,
 } from '@contact-linker/queues';
 import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
@@ -173,14 +174,7 @@ export function createProducer({
       );
     },
 
-    async ready(): Promise<boolean> {
-      try {
-        await withDeadline(redis.ping(), enqueueTimeoutMs);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ready: () => redisReady(redis, enqueueTimeoutMs),
   };
 }
 

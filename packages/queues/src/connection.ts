@@ -34,3 +34,23 @@ export function createRedisConnection(
     ...overrides,
   });
 }
+
+/**
+ * Whether Redis answers PING within `timeoutMs`. Worker connections queue commands while
+ * disconnected, so a bare `ping()` would hang a readiness probe until Redis came back.
+ */
+export async function redisReady(redis: Redis, timeoutMs = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      redis.ping().then((answer) => answer === 'PONG'),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,7 +12,7 @@ export {
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from './catalog.ts';
-export { createRedisConnection, type RedisRole } from './connection.ts';
+export { createRedisConnection, type RedisRole, redisReady } from './connection.ts';
 export {
   type DeadLetterView,
   deadLetterId,

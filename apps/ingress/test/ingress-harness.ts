@@ -1,0 +1,53 @@
+import { createLogger } from '@contact-linker/observability';
+import { closeQueues, createQueues, createRedisConnection } from '@contact-linker/queues';
+import { buildApp } from '../src/app.ts';
+import { createProducer } from '../src/producer.ts';
+
+export const API_KEY = 'test-api-key-0123456789';
+export const WEBHOOK_SECRET = 'test-webhook-secret';
+
+/** An in-process ingress on a real Redis, the way main.ts composes it. */
+export async function startIngress({
+  redisUrl,
+  prefix,
+  syncUsers = false,
+  enqueueTimeoutMs,
+}: {
+  redisUrl: string;
+  prefix: string;
+  syncUsers?: boolean;
+  enqueueTimeoutMs?: number;
+}) {
+  const redis = createRedisConnection(redisUrl, { role: 'producer' });
+  redis.on('error', () => {});
+  // Disconnecting while ioredis is still connecting makes its ready check fail loudly; tests that
+  // never touch Redis would otherwise do exactly that.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+  const queues = createQueues(redis, prefix);
+  const producer = createProducer({
+    queues,
+    redis,
+    prefix,
+    attempts: 3,
+    defaultPhoneCountry: 'NL',
+    ...(enqueueTimeoutMs === undefined ? {} : { enqueueTimeoutMs }),
+  });
+  const app = await buildApp({
+    config: { dmsApiKeys: [API_KEY], webhookSecret: WEBHOOK_SECRET, syncUsers },
+    producer,
+    logger: createLogger({ name: 'ingress-test', level: 'silent' }),
+  });
+  return {
+    app,
+    queues,
+    redis,
+    async close() {
+      await app.close();
+      await closeQueues(queues);
+      redis.disconnect();
+    },
+  };
+}
+
+export const auth = { authorization: `Bearer ${API_KEY}` };
+export const json = { 'content-type': 'application/json' };

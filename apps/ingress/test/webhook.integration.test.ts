@@ -1,0 +1,208 @@
+import { createHmac } from 'node:crypto';
+import { QUEUE } from '@contact-linker/queues';
+import { redisTest, signHubSignature } from '@contact-linker/testkit';
+import { describe, expect } from 'vitest';
+import { startIngress, WEBHOOK_SECRET } from './ingress-harness.ts';
+
+const test = redisTest.extend('ingress', async ({ redisUrl, prefix }, { onCleanup }) => {
+  const ingress = await startIngress({ redisUrl, prefix });
+  onCleanup(() => ingress.close());
+  return ingress;
+});
+const syncTest = redisTest.extend('ingress', async ({ redisUrl, prefix }, { onCleanup }) => {
+  const ingress = await startIngress({ redisUrl, prefix, syncUsers: true });
+  onCleanup(() => ingress.close());
+  return ingress;
+});
+
+function signed(body: unknown, secret = WEBHOOK_SECRET) {
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  return {
+    method: 'POST' as const,
+    url: '/webhook',
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature': signHubSignature(payload, secret),
+    },
+    payload,
+  };
+}
+
+const contactEvent = (overrides: Record<string, unknown> = {}) => ({
+  id: 'evt-1',
+  event: 'contact.update',
+  timestamp: 1764000000000,
+  organization: 'org-1',
+  data: {
+    contact: {
+      id: 'c-1',
+      conversation: 'conv-1',
+      profile: { email: 'jane@example.com', telephone: '+31612345678', name: 'Jane', extra: 1 },
+      links: [],
+    },
+  },
+  ...overrides,
+});
+
+describe('GET /webhook', () => {
+  test('answers the subscribe challenge as text', async ({ ingress }) => {
+    const res = await ingress.app.inject('/webhook?type=subscribe&challenge=abc123');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('abc123');
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+  });
+
+  test.for([
+    '/webhook',
+    '/webhook?type=subscribe',
+    '/webhook?type=other&challenge=x',
+    `/webhook?type=subscribe&challenge=${'x'.repeat(2000)}`,
+  ])('refuses %s with 403', async (url, { ingress }) => {
+    const res = await ingress.app.inject(url);
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error).toBe('forbidden');
+  });
+});
+
+describe('POST /webhook', () => {
+  test('queues a contact.update as a contact.updated notification', async ({ ingress }) => {
+    const res = await ingress.app.inject(signed(contactEvent()));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toEqual({
+      webhookId: 'evt-1',
+      type: 'contact.updated',
+      organization: 'org-1',
+      occurredAt: new Date(1764000000000).toISOString(),
+      contact: {
+        id: 'c-1',
+        conversation: 'conv-1',
+        profile: { email: 'jane@example.com', telephone: '+31612345678', name: 'Jane' },
+      },
+    });
+  });
+
+  test('takes the organization from data.contact when the envelope has none', async ({
+    ingress,
+  }) => {
+    const event = contactEvent({ organization: undefined, event: 'contact.create' });
+    (event.data.contact as Record<string, unknown>).organization = 'org-2';
+    expect((await ingress.app.inject(signed(event))).json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toMatchObject({ type: 'contact.created', organization: 'org-2' });
+  });
+
+  test('an event id seen before answers duplicate and is not queued again', async ({ ingress }) => {
+    expect((await ingress.app.inject(signed(contactEvent()))).json().status).toBe('queued');
+    const again = await ingress.app.inject(signed(contactEvent({ timestamp: 1764000000001 })));
+    expect(again.json()).toEqual({ status: 'duplicate' });
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
+  });
+
+  test('a duplicate is recognised even after the first job is gone', async ({ ingress }) => {
+    await ingress.app.inject(signed(contactEvent()));
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    await job?.remove();
+    expect((await ingress.app.inject(signed(contactEvent()))).json().status).toBe('duplicate');
+  });
+
+  test('events without an id are deduplicated by their bytes', async ({ ingress }) => {
+    const event = contactEvent({ id: undefined });
+    expect((await ingress.app.inject(signed(event))).json().status).toBe('queued');
+    expect((await ingress.app.inject(signed(event))).json().status).toBe('duplicate');
+  });
+
+  test.for(['conversation.create', 'message.create', 'user.update'])(
+    'ignores %s (users only with SYNC_USERS)',
+    async (event, { ingress }) => {
+      const res = await ingress.app.inject(signed({ id: 'e', event, data: { user: { id: 'u' } } }));
+      expect(res.json()).toEqual({ status: 'ignored' });
+      expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+    },
+  );
+
+  syncTest('forwards user events with SYNC_USERS', async ({ ingress }) => {
+    const res = await ingress.app.inject(
+      signed({
+        id: 'u-evt',
+        event: 'user.create',
+        organization: 'org-1',
+        data: {
+          user: { id: 'u-1', email: 'agent@dealer.nl', displayName: 'Agent', role: 'agent' },
+        },
+      }),
+    );
+    expect(res.json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toMatchObject({
+      type: 'user.created',
+      user: { id: 'u-1', email: 'agent@dealer.nl', name: 'Agent', role: 'agent' },
+    });
+  });
+
+  test.for([
+    ['no header', undefined],
+    ['a malformed header', 'sha1=xyz'],
+    ['a sha256 header', `sha256=${'0'.repeat(64)}`],
+    ['a signature with another secret', 'other-secret'],
+  ] as const)('rejects %s with 401', async ([, header], { ingress }) => {
+    const payload = JSON.stringify(contactEvent());
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (header === 'other-secret') headers['x-hub-signature'] = signHubSignature(payload, header);
+    else if (header !== undefined) headers['x-hub-signature'] = header;
+    const res = await ingress.app.inject({ method: 'POST', url: '/webhook', headers, payload });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error).toBe('invalid_signature');
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+  });
+
+  test('a body changed after signing is rejected', async ({ ingress }) => {
+    const request = signed(contactEvent());
+    request.payload = request.payload.replace('Jane', 'Joan');
+    expect((await ingress.app.inject(request)).statusCode).toBe(401);
+  });
+
+  test('the signature is HMAC-SHA1 over the exact bytes (independent computation)', async ({
+    ingress,
+  }) => {
+    const payload = `{"event":"contact.update","id":"x","organization":"o","data":{"contact":{"id":"c"}}}`;
+    const signature = `sha1=${createHmac('sha1', WEBHOOK_SECRET).update(payload).digest('hex')}`;
+    const res = await ingress.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { 'content-type': 'application/json', 'x-hub-signature': signature },
+      payload,
+    });
+    expect(res.json()).toEqual({ status: 'queued' });
+  });
+
+  test.for([
+    ['a contact without id', contactEvent({ data: { contact: { organization: 'o' } } })],
+    ['a contact without organization', contactEvent({ organization: undefined })],
+    ['no data', contactEvent({ data: undefined })],
+    ['no event', { id: 'x' }],
+    ['an array body', []],
+  ] as const)('rejects %s with 400', async ([, body], { ingress }) => {
+    const res = await ingress.app.inject(signed(body));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('invalid_body');
+  });
+
+  test('rejects signed invalid JSON and forbidden keys with 400', async ({ ingress }) => {
+    expect((await ingress.app.inject(signed('{"event":'))).json().error).toBe('invalid_json');
+    const poisoned = '{"event":"contact.update","data":{"contact":{"id":"c","__proto__":{}}}}';
+    expect((await ingress.app.inject(signed(poisoned))).json().error).toBe('forbidden_key');
+  });
+
+  test('rejects a non-JSON content type with 415', async ({ ingress }) => {
+    const request = signed(contactEvent());
+    request.headers['content-type'] = 'text/plain';
+    expect((await ingress.app.inject(request)).statusCode).toBe(415);
+  });
+
+  test('rejects a body over 1 MiB with 413', async ({ ingress }) => {
+    const big = contactEvent({ pad: 'x'.repeat(1024 * 1024) });
+    expect((await ingress.app.inject(signed(big))).statusCode).toBe(413);
+  });
+});
