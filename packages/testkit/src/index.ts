@@ -1,0 +1,5 @@
+// Each line re-exports one part of the kit; the file named owns its exports.
+export * from './dms-sandbox.ts';
+export * from './redis.ts';
+export * from './wait-for.ts';
+export * from './web1on1-sandbox.ts';
