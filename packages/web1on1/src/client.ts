@@ -1,0 +1,329 @@
+import {
+  PermanentError,
+  TransientError,
+  Web1on1Contact,
+  type Web1on1Link,
+} from '@contact-linker/contracts';
+import { z } from 'zod';
+import { createChipChat, type GotError, type GotHooks, type GotOptions } from './chipchat.ts';
+import { isRejectedToken, toClientError } from './errors.ts';
+
+/** What one HTTP request to the Web1on1 API was for. */
+export type Web1on1Operation = 'list' | 'get' | 'update' | 'token';
+
+/** Reported after every HTTP request the client sent, token renewals included. */
+export interface Web1on1RequestEvent {
+  operation: Web1on1Operation;
+  /** HTTP status, or `'error'` when no answer came (timeout, connection error). */
+  status: number | 'error';
+  durationMs: number;
+}
+
+export interface Web1on1Tokens {
+  token: string;
+  refreshToken?: string;
+}
+
+/** Where the current access token lives; share one between processes so one renewal serves all. */
+export interface Web1on1TokenStore {
+  get(): Promise<Web1on1Tokens | undefined>;
+  set(tokens: Web1on1Tokens): Promise<void>;
+}
+
+export interface Web1on1ClientOptions {
+  /** Web1on1 REST API base URL, given to chipchat as `host`, e.g. `https://api.web1on1.chat`. */
+  host: string;
+  /** Bot access token (a JWT: chipchat decodes it). */
+  token: string;
+  /** With `email`, lets the client renew an expired token at `POST /v2/auth/token`. */
+  refreshToken?: string;
+  /** The bot's email, sent as `clientId` when renewing. */
+  email?: string;
+  /**
+   * Limit for one HTTP request, from sending it to the whole answer; then it fails as `TransientError`.
+   * @defaultValue 10_000
+   */
+  timeoutMs?: number;
+  /**
+   * Awaited before every HTTP request (token renewals included), after chipchat prepared it and
+   * before the timeout starts: the shared request budget plugs in here. When it throws, no request
+   * is sent and the call rejects with that error (converted by `toClientError` unless it already is a
+   * `PermanentError`, `RateLimitedError` or `TransientError`).
+   */
+  beforeRequest?: () => Promise<void>;
+  /** Called after every HTTP request with its outcome, for metrics. Exceptions from it are ignored. */
+  onRequest?: (e: Web1on1RequestEvent) => void;
+  /**
+   * Current tokens, read when the API rejects the token (another process may have renewed it
+   * already) and written after a renewal.
+   * @defaultValue an in-memory store seeded with `token` and `refreshToken`
+   */
+  tokenStore?: Web1on1TokenStore;
+}
+
+export interface Web1on1Client {
+  /**
+   * Contacts of `organization` whose `profile.email` (or `profile.telephone`) equals the given value
+   * exactly; with both, both must match. At most {@link FIND_CONTACTS_LIMIT} are returned, enough to
+   * tell none, one and ambiguous apart.
+   */
+  findContacts(q: {
+    organization: string;
+    email?: string;
+    telephone?: string;
+  }): Promise<Web1on1Contact[]>;
+  getContact(id: string): Promise<Web1on1Contact>;
+  /**
+   * Read-modify-write: GET the contact; when a link with the same `url` exists →
+   * `{ status: 'already_linked', contact }`, else PATCH `{ links: [...existing, link] }` →
+   * `{ status: 'linked', contact: updatedContact }`. The API replaces arrays on PATCH, so two
+   * concurrent calls for one contact can lose a link: callers serialise per contact.
+   */
+  addLink(
+    contactId: string,
+    link: { label: string; url: string; icon?: string },
+  ): Promise<{ status: 'linked' | 'already_linked'; contact: Web1on1Contact }>;
+}
+
+/** Page size of `findContacts`. */
+export const FIND_CONTACTS_LIMIT = 10;
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+// A renewed token that is rejected again (say the store held a stale one) gets one more renewal.
+const MAX_RENEWALS_PER_CALL = 2;
+
+const TokenAnswer = z.object({
+  token: z.string().min(1),
+  refreshToken: z.string().min(1).optional(),
+});
+const ContactList = z.array(Web1on1Contact);
+
+/**
+ * The Web1on1 REST client: a thin wrapper over chipchat 0.7.4 that
+ * - sends every request through chipchat with got's hidden retries off and a per-request timeout
+ *   (see `createChipChat`), so a failure reaches the caller at once as a retry class;
+ * - awaits `beforeRequest` and reports `onRequest` for every HTTP request through got hooks, so the
+ *   requests chipchat makes on its own and token renewals are covered too;
+ * - validates every answer with the contracts' zod schemas. A malformed answer (not an array for a
+ *   list, a contact without `id`, a 2xx body that is not JSON) is a `TransientError`: it is far more
+ *   often a proxy or a half-finished deploy than a permanent API change, and when it is permanent the
+ *   job still ends in the dead-letter queue once its attempts run out;
+ * - renews an expired token itself instead of leaving it to chipchat: chipchat's renewal
+ *   (`client.js:119-169`) starts one renewal per failing request (no single flight), reports a
+ *   failed renewal as the original `401 jwt expired` even when the token endpoint was merely down
+ *   (so a short auth outage would dead-letter jobs), and its shared-store path never retries with
+ *   the stored token because it assigns the token before comparing (`client.js:138-141`).
+ */
+export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
+  let refreshToken = opts.refreshToken;
+  let memory: Web1on1Tokens = {
+    token: opts.token,
+    ...(opts.refreshToken === undefined ? {} : { refreshToken: opts.refreshToken }),
+  };
+  const store: Web1on1TokenStore = opts.tokenStore ?? {
+    get: async () => memory,
+    set: async (tokens) => {
+      memory = tokens;
+    },
+  };
+  const { hooks, originalErrorOf } = createRequestHooks(opts);
+  const chip = createChipChat({
+    host: opts.host,
+    token: opts.token,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    hooks,
+  });
+  let renewal: Promise<void> | undefined;
+
+  function useTokens(tokens: Web1on1Tokens): void {
+    chip.auth.token = tokens.token;
+    if (tokens.refreshToken !== undefined) refreshToken = tokens.refreshToken;
+  }
+
+  /** One renewal at a time per client; calls that fail meanwhile wait for it instead of starting another. */
+  function renew(rejectedToken: string | undefined, rejection: unknown): Promise<void> {
+    if (chip.auth.token !== rejectedToken) return Promise.resolve(); // renewed since that request left
+    renewal ??= renewOnce(rejectedToken, rejection).finally(() => {
+      renewal = undefined;
+    });
+    return renewal;
+  }
+
+  async function renewOnce(rejectedToken: string | undefined, rejection: unknown): Promise<void> {
+    const stored = await store.get();
+    if (stored?.token && stored.token !== rejectedToken) {
+      useTokens(stored);
+      return;
+    }
+    const sentRefreshToken = refreshToken;
+    if (sentRefreshToken === undefined || opts.email === undefined) throw toClientError(rejection);
+    let answer: unknown;
+    try {
+      const response = await chip.fetch({
+        method: 'POST',
+        prefixUrl: opts.host,
+        url: 'v2/auth/token',
+        json: { clientId: opts.email, refreshToken: sentRefreshToken },
+        responseType: 'json',
+      });
+      answer = response.body;
+    } catch (error) {
+      throw clientErrorOf(error);
+    }
+    const parsed = TokenAnswer.safeParse(answer);
+    if (!parsed.success) {
+      throw new TransientError('Web1on1 token renewal answered without a token', {
+        cause: parsed.error,
+      });
+    }
+    // The API may or may not rotate the refresh token; keep the one we have when it sends none.
+    const tokens: Web1on1Tokens = {
+      token: parsed.data.token,
+      refreshToken: parsed.data.refreshToken ?? sentRefreshToken,
+    };
+    useTokens(tokens);
+    await store.set(tokens);
+  }
+
+  function clientErrorOf(error: unknown) {
+    return toClientError(originalErrorOf(error) ?? error);
+  }
+
+  /** One chipchat call: renews and repeats it when the token is rejected, validates the answer. */
+  async function call<T>(
+    what: string,
+    send: () => Promise<unknown>,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
+    let answer: unknown;
+    for (let renewals = 0; ; renewals += 1) {
+      const sentWith = chip.auth.token;
+      try {
+        answer = await send();
+        break;
+      } catch (error) {
+        if (renewals >= MAX_RENEWALS_PER_CALL || !isRejectedToken(error)) {
+          throw clientErrorOf(error);
+        }
+        // A token store that fails (Redis down) is as transient as the API being down.
+        await renew(sentWith, error).catch((renewError: unknown) => {
+          throw toClientError(renewError);
+        });
+      }
+    }
+    const parsed = schema.safeParse(answer);
+    if (!parsed.success) {
+      throw new TransientError(`Web1on1 ${what} answered with an unexpected shape`, {
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+
+  const getContact = (id: string) =>
+    call('GET /v2/contacts/:id', () => chip.contacts.get(id), Web1on1Contact);
+
+  return {
+    async findContacts({ organization, email, telephone }) {
+      if (email === undefined && telephone === undefined) {
+        throw new PermanentError('findContacts needs an email or a telephone');
+      }
+      const query: Record<string, unknown> = { organization, limit: FIND_CONTACTS_LIMIT };
+      if (email !== undefined) query['profile.email'] = email;
+      if (telephone !== undefined) query['profile.telephone'] = telephone;
+      return call('GET /v2/contacts', () => chip.contacts.list(query), ContactList);
+    },
+
+    getContact,
+
+    async addLink(contactId, link) {
+      const contact = await getContact(contactId);
+      const existing: Web1on1Link[] = contact.links ?? [];
+      if (existing.some((l) => l.url === link.url)) return { status: 'already_linked', contact };
+      const added: Web1on1Link = { label: link.label, url: link.url };
+      if (link.icon !== undefined) added.icon = link.icon;
+      const updated = await call(
+        'PATCH /v2/contacts/:id',
+        () => chip.contacts.update(contactId, { links: [...existing, added] }),
+        Web1on1Contact,
+      );
+      return { status: 'linked', contact: updated };
+    },
+  };
+}
+
+/**
+ * got hooks for `beforeRequest` and `onRequest`. One got options object stands for one HTTP request
+ * (retries would get a fresh one, and there are none), so timings are keyed by it. A request is
+ * reported once: from `afterResponse` when an answer came, else from `beforeError` (timeouts,
+ * connection errors, a 2xx whose body is not JSON, which skips `afterResponse`).
+ */
+function createRequestHooks(opts: Pick<Web1on1ClientOptions, 'beforeRequest' | 'onRequest'>): {
+  hooks: GotHooks;
+  originalErrorOf(error: unknown): unknown;
+} {
+  const startedAt = new WeakMap<GotOptions, number>();
+  const reported = new WeakSet<GotOptions>();
+  // got wraps an error thrown by a beforeRequest hook in a RequestError that keeps only its message
+  // and code, and skips beforeError hooks; keep the original to hand it back.
+  const hookErrors = new WeakMap<GotOptions, unknown>();
+
+  function report(options: GotOptions | undefined, status: number | 'error'): void {
+    if (!options || reported.has(options)) return;
+    const started = startedAt.get(options);
+    if (started === undefined) return;
+    reported.add(options);
+    try {
+      opts.onRequest?.({
+        operation: operationOf(options),
+        status,
+        durationMs: performance.now() - started,
+      });
+    } catch {
+      // Metrics must never change the outcome of a request.
+    }
+  }
+
+  return {
+    hooks: {
+      beforeRequest: [
+        async (options) => {
+          if (opts.beforeRequest) {
+            try {
+              await opts.beforeRequest();
+            } catch (error) {
+              hookErrors.set(options, error);
+              throw error;
+            }
+          }
+          startedAt.set(options, performance.now());
+        },
+      ],
+      afterResponse: [
+        (response) => {
+          report(response.request.options, response.statusCode);
+          return response;
+        },
+      ],
+      beforeError: [
+        (error: GotError) => {
+          report(error.options, error.response?.statusCode ?? 'error');
+          return error;
+        },
+      ],
+    },
+    originalErrorOf(error) {
+      const options = (error as { options?: unknown } | null)?.options;
+      return typeof options === 'object' && options !== null
+        ? hookErrors.get(options as GotOptions)
+        : undefined;
+    },
+  };
+}
+
+function operationOf(options: GotOptions): Web1on1Operation {
+  const path = options.url.pathname;
+  if (path.endsWith('/v2/auth/token')) return 'token';
+  if (options.method === 'GET') return /\/v2\/[^/]+\/[^/]+$/.test(path) ? 'get' : 'list';
+  return 'update';
+}

@@ -1,0 +1,11 @@
+export {
+  createWeb1on1Client,
+  FIND_CONTACTS_LIMIT,
+  type Web1on1Client,
+  type Web1on1ClientOptions,
+  type Web1on1Operation,
+  type Web1on1RequestEvent,
+  type Web1on1TokenStore,
+  type Web1on1Tokens,
+} from './client.ts';
+export { toClientError } from './errors.ts';
