@@ -1,0 +1,19 @@
+import { QUEUE, type WorkQueueName } from '@contact-linker/queues';
+import type { Job } from 'bullmq';
+import { createLinkContactProcessor, type LinkContactDeps } from './link-contact.ts';
+import { createNotifyDmsProcessor, type NotifyDmsDeps } from './notify-dms.ts';
+
+export type ProcessorTable = {
+  [Q in WorkQueueName]: (job: Job) => Promise<unknown>;
+};
+
+/** Queue → processor, the way a router maps paths to handlers. */
+export function createProcessors(deps: {
+  linkContact: LinkContactDeps;
+  notifyDms: NotifyDmsDeps;
+}): ProcessorTable {
+  return {
+    [QUEUE.linkContact]: createLinkContactProcessor(deps.linkContact),
+    [QUEUE.notifyDms]: createNotifyDmsProcessor(deps.notifyDms),
+  };
+}

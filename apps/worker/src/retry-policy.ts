@@ -1,0 +1,55 @@
+import { PermanentError, RateLimitedError } from '@contact-linker/contracts';
+import type { Logger } from '@contact-linker/observability';
+import { moveToDeadLetter, type TypedQueue, type WorkQueueName } from '@contact-linker/queues';
+import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { ZodError } from 'zod';
+
+/** True while running the job's final attempt (BullMQ counts `attemptsMade` after each failure). */
+export function isLastAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+export interface RetryPolicyDeps {
+  queueName: WorkQueueName;
+  /** The job's own queue, paused as a whole when the remote side answers 429. */
+  queue: Queue;
+  deadLetters: TypedQueue<'dead-letter'>;
+  logger: Logger;
+}
+
+/**
+ * Applies the contract's retry rules around a processor, deciding by error class only:
+ * - RateLimitedError: pause the whole queue for `retryAfterMs` (every worker process sees the same
+ *   Redis key) and put the job back without spending an attempt;
+ * - PermanentError or invalid job data: dead-letter now, no retry;
+ * - anything else: retry with the queue's backoff, dead-lettering on the final attempt.
+ * The dead letter is written before the job is failed, under an id derived from the job, so a worker
+ * killed in between neither loses it nor writes it twice.
+ */
+export function withRetryPolicy<D, R>(
+  processor: (job: Job<D, R>) => Promise<R>,
+  { queueName, queue, deadLetters, logger }: RetryPolicyDeps,
+) {
+  return async (job: Job<D, R>): Promise<R> => {
+    try {
+      return await processor(job);
+    } catch (error) {
+      if (error instanceof RateLimitedError) {
+        logger.warn(
+          { queue: queueName, retryAfterMs: error.retryAfterMs },
+          'rate limited; pausing',
+        );
+        await queue.rateLimit(error.retryAfterMs);
+        throw Worker.RateLimitError();
+      }
+      const permanent = error instanceof PermanentError || error instanceof ZodError;
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (permanent || isLastAttempt(job)) {
+        await moveToDeadLetter(deadLetters, queueName, job, message, job.attemptsMade + 1);
+        logger.warn({ queue: queueName, jobId: job.id, reason: message }, 'dead-lettered');
+      }
+      if (permanent) throw new UnrecoverableError(message);
+      throw error;
+    }
+  };
+}

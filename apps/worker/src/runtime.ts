@@ -1,0 +1,89 @@
+import type { WorkerConfig } from '@contact-linker/config';
+import { createDmsNotifier } from '@contact-linker/dms';
+import type { Logger } from '@contact-linker/observability';
+import { closeQueues, createQueues, jobOptionsFor, QUEUE } from '@contact-linker/queues';
+import { createWeb1on1Client, type Web1on1Client } from '@contact-linker/web1on1';
+import type { Redis } from 'ioredis';
+import { createNotifyState } from './notify-state.ts';
+import { createProcessors } from './processors/index.ts';
+import { startWorkers } from './workers.ts';
+
+export type WorkerRuntimeConfig = Pick<
+  WorkerConfig,
+  'queuePrefix' | 'web1on1' | 'link' | 'notify' | 'concurrency' | 'jobAttempts'
+>;
+
+export interface WorkerRuntimeDeps {
+  config: WorkerRuntimeConfig;
+  /** A `worker`-role connection, owned by the caller. */
+  connection: Redis;
+  logger: Logger;
+  /** @defaultValue a chipchat-backed client built from `config.web1on1` */
+  web1on1?: Web1on1Client;
+  /** @defaultValue 25_000 */
+  drainTimeoutMs?: number;
+}
+
+/**
+ * Everything a worker process runs, built from its config: queues, clients, processors and BullMQ
+ * workers. main.ts adds only the process concerns (env, signals, the ops listener).
+ */
+export function createWorkerRuntime({
+  config,
+  connection,
+  logger,
+  web1on1 = createWeb1on1Client({
+    host: config.web1on1.apiUrl,
+    token: config.web1on1.token,
+    ...(config.web1on1.refreshToken === undefined
+      ? {}
+      : { refreshToken: config.web1on1.refreshToken, email: config.web1on1.botEmail }),
+  }),
+  drainTimeoutMs,
+}: WorkerRuntimeDeps) {
+  const queues = createQueues(connection, config.queuePrefix);
+  const notifyState = createNotifyState(connection, config.queuePrefix);
+  const dms = config.notify ? createDmsNotifier(config.notify) : undefined;
+  const notifyQueue = queues[QUEUE.notifyDms];
+
+  const processors = createProcessors({
+    linkContact: {
+      web1on1,
+      link: config.link,
+      notifyState,
+      logger,
+      ...(dms
+        ? {
+            notifyLinked: async (job, jobId) => {
+              await notifyQueue.add(job.type, job, {
+                ...jobOptionsFor(QUEUE.notifyDms, config.jobAttempts),
+                jobId,
+              });
+            },
+          }
+        : {}),
+    },
+    notifyDms: { ...(dms ? { dms } : {}), appUrl: config.web1on1.appUrl, notifyState },
+  });
+
+  const workers = startWorkers({
+    connection,
+    queues,
+    prefix: config.queuePrefix,
+    processors,
+    logger,
+    concurrency: config.concurrency,
+    ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+  });
+
+  return {
+    queues,
+    workers: workers.workers,
+    async close() {
+      await workers.close();
+      await closeQueues(queues);
+    },
+  };
+}
+
+export type WorkerRuntime = ReturnType<typeof createWorkerRuntime>;

@@ -1,0 +1,228 @@
+import { DEAD_LETTER_QUEUE, listDeadLetters } from '@contact-linker/queues';
+import { redisTest, waitFor } from '@contact-linker/testkit';
+import type { Job } from 'bullmq';
+import { describe, expect } from 'vitest';
+import { APP_URL, ORG, startWorkerStack } from './worker-harness.ts';
+
+const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup }) => {
+  const stack = await startWorkerStack({ redisUrl, prefix });
+  onCleanup(() => stack.close());
+  return stack;
+});
+
+async function finished(job: Job) {
+  return waitFor(
+    async () => {
+      const state = await job.getState();
+      if (state !== 'completed' && state !== 'failed') return undefined;
+      const fresh = await job.queue?.getJob?.(job.id!);
+      return { state, job: fresh ?? job };
+    },
+    { timeoutMs: 10_000, message: `job ${job.id} to finish` },
+  );
+}
+
+async function result(job: Job) {
+  return waitFor(
+    async () => {
+      if ((await job.getState()) !== 'completed') return undefined;
+      const fresh = await job.queue.getJob(job.id!);
+      return fresh?.returnvalue;
+    },
+    { timeoutMs: 10_000, message: `job ${job.id} to complete` },
+  );
+}
+
+const LINK = {
+  label: 'View in DMS',
+  url: 'https://dms.example.test/customer/DMS-1/',
+  icon: 'https://dms.example.test/favicon.ico',
+};
+
+describe('link-contact', () => {
+  test('links the one contact found by email and keeps its existing links', async ({ stack }) => {
+    const existing = { label: 'CRM', url: 'https://crm.example.test/1' };
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'jane@example.com', name: 'Jane' },
+      links: [existing],
+    });
+    const job = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    expect(await result(job)).toEqual({
+      outcome: 'linked',
+      contactId: contact.id,
+      conversation: contact.conversation,
+    });
+    expect(stack.web1on1.getContact(contact.id)?.links).toEqual([existing, LINK]);
+  });
+
+  test('sends contact.linked to the DMS with the conversation URL', async ({ stack }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'jane@example.com', name: 'Jane' },
+    });
+    await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    const [delivery] = await waitFor(() =>
+      stack.dms.accepted().length ? stack.dms.accepted() : undefined,
+    );
+    expect(delivery?.verified).toBe(true);
+    expect(delivery?.body).toEqual({
+      type: 'contact.linked',
+      timestamp: expect.any(String),
+      organization: ORG,
+      data: {
+        contactId: contact.id,
+        conversation: contact.conversation,
+        conversationUrl: `${APP_URL}/conversations/${contact.conversation}`,
+        profile: { email: 'jane@example.com', telephone: null, name: 'Jane' },
+        dmsContactId: 'DMS-1',
+      },
+    });
+  });
+
+  test('already_linked when a link with that url exists: no PATCH', async ({ stack }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'jane@example.com' },
+      links: [LINK],
+    });
+    const job = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    expect((await result(job)).outcome).toBe('already_linked');
+    expect(stack.web1on1.getContact(contact.id)?.links).toEqual([LINK]);
+    expect(stack.web1on1.requests.filter((r) => r.method === 'PATCH')).toHaveLength(0);
+  });
+
+  test('finds a national number by its E.164 form', async ({ stack }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { telephone: '+31612345678' },
+    });
+    const job = await stack.link({
+      dmsContactId: 'DMS-2',
+      phoneE164: '+31612345678',
+      phoneRaw: '06 12345678',
+    });
+    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    const lists = stack.web1on1.requests.filter((r) => r.path === '/v2/contacts');
+    expect(lists[0]?.query).toMatchObject({
+      organization: ORG,
+      'profile.telephone': '+31612345678',
+    });
+  });
+
+  test('falls back from email to phone, and to the phone as the DMS sent it', async ({ stack }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { telephone: '06 12345678' },
+    });
+    const job = await stack.link({
+      dmsContactId: 'DMS-3',
+      email: 'nobody@example.com',
+      phoneE164: '+31612345678',
+      phoneRaw: '06 12345678',
+    });
+    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    const queries = stack.web1on1.requests
+      .filter((r) => r.path === '/v2/contacts')
+      .map((r) => r.query);
+    expect(queries.map((q) => q['profile.email'] ?? q['profile.telephone'])).toEqual([
+      'nobody@example.com',
+      '+31612345678',
+      '06 12345678',
+    ]);
+  });
+
+  test('only searches the job organization', async ({ stack }) => {
+    stack.web1on1.addContact({ organization: 'other-org', profile: { email: 'jane@example.com' } });
+    const job = await stack.link({ dmsContactId: 'DMS-4', email: 'jane@example.com' });
+    expect((await result(job)).outcome).toBe('not_found');
+  });
+
+  test('not_found after retrying every attempt, not dead-lettered', async ({ stack }) => {
+    const job = await stack.link({ dmsContactId: 'DMS-5', email: 'ghost@example.com' });
+    expect(await result(job)).toEqual({ outcome: 'not_found' });
+    expect(stack.web1on1.requests.filter((r) => r.path === '/v2/contacts')).toHaveLength(3);
+    expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toEqual([]);
+  });
+
+  test('a contact created between attempts is found and linked', async ({ stack }) => {
+    stack.web1on1.failNext(0, { status: 500 });
+    const job = await stack.link({ dmsContactId: 'DMS-6', email: 'late@example.com' });
+    await waitFor(() => stack.web1on1.requests.length >= 1);
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'late@example.com' },
+    });
+    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+  });
+
+  test('ambiguous when several contacts match: nothing changes', async ({ stack }) => {
+    const a = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'twin@example.com' },
+    });
+    const b = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'twin@example.com' },
+    });
+    const job = await stack.link({ dmsContactId: 'DMS-7', email: 'twin@example.com' });
+    expect(await result(job)).toEqual({ outcome: 'ambiguous' });
+    expect(stack.web1on1.getContact(a.id)?.links).toEqual([]);
+    expect(stack.web1on1.getContact(b.id)?.links).toEqual([]);
+    expect(stack.dms.deliveries).toHaveLength(0);
+  });
+
+  test('retries a 5xx and then links', async ({ stack }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'x@example.com' },
+    });
+    stack.web1on1.failNext(2, { status: 503 });
+    const job = await stack.link({ dmsContactId: 'DMS-8', email: 'x@example.com' });
+    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    expect(stack.web1on1.requests.filter((r) => r.status === 503)).toHaveLength(2);
+  });
+
+  test('a 404 on PATCH is dead-lettered at once with its origin and error', async ({ stack }) => {
+    stack.web1on1.addContact({ organization: ORG, profile: { email: 'gone@example.com' } });
+    stack.web1on1.failNext(1, { status: 404, method: 'PATCH' });
+    const job = await stack.link({ dmsContactId: 'DMS-9', email: 'gone@example.com' });
+    const { state } = await finished(job);
+    expect(state).toBe('failed');
+    const letters = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
+    expect(letters).toEqual([
+      {
+        id: `link-contact-${job.id}`,
+        queue: 'link-contact',
+        name: 'dms.contact',
+        failedReason: expect.stringMatching(/^PermanentError/),
+        attemptsMade: 1,
+        failedAt: expect.any(String),
+      },
+    ]);
+    expect(stack.web1on1.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
+  });
+
+  test('out of attempts on 5xx: dead-lettered exactly once', async ({ stack }) => {
+    stack.web1on1.addContact({ organization: ORG, profile: { email: 'down@example.com' } });
+    stack.web1on1.setFaults({ errorRate: 1, errorStatus: 502 });
+    const job = await stack.link({ dmsContactId: 'DMS-10', email: 'down@example.com' });
+    expect((await finished(job)).state).toBe('failed');
+    const letters = await waitFor(async () => {
+      const l = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
+      return l.length ? l : undefined;
+    });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      attemptsMade: 3,
+      failedReason: expect.stringMatching(/^TransientError/),
+    });
+  });
+
+  test('invalid job data is dead-lettered without calling Web1on1', async ({ stack }) => {
+    const job = await stack.link({ dmsContactId: '', email: 'a@b.nl' });
+    expect((await finished(job)).state).toBe('failed');
+    expect(stack.web1on1.requests).toHaveLength(0);
+    expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toHaveLength(1);
+  });
+});

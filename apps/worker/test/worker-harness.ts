@@ -1,0 +1,91 @@
+import { createLogger } from '@contact-linker/observability';
+import { createRedisConnection, type JobData, jobOptionsFor, QUEUE } from '@contact-linker/queues';
+import {
+  type DmsSandbox,
+  makeWebhookSecret,
+  startDmsSandbox,
+  startWeb1on1Sandbox,
+  type Web1on1Sandbox,
+} from '@contact-linker/testkit';
+import { createWorkerRuntime, type WorkerRuntimeConfig } from '../src/runtime.ts';
+
+export const ORG = 'org-test';
+export const APP_URL = 'https://app.example.test';
+
+/**
+ * A worker runtime exactly as main.ts builds it (real chipchat client), against both sandboxes and
+ * a real Redis, with a fast backoff so retry paths finish in milliseconds.
+ */
+export async function startWorkerStack({
+  redisUrl,
+  prefix,
+  attempts = 3,
+  notify = true,
+  concurrency = 4,
+}: {
+  redisUrl: string;
+  prefix: string;
+  attempts?: number;
+  notify?: boolean;
+  concurrency?: number;
+}) {
+  const web1on1: Web1on1Sandbox = await startWeb1on1Sandbox({ organizationId: ORG });
+  const secret = makeWebhookSecret();
+  const dms: DmsSandbox = await startDmsSandbox({ secret });
+  const connection = createRedisConnection(redisUrl, { role: 'worker' });
+  const config: WorkerRuntimeConfig = {
+    queuePrefix: prefix,
+    web1on1: {
+      apiUrl: web1on1.url,
+      token: web1on1.issueToken(),
+      refreshToken: web1on1.refreshToken,
+      botEmail: web1on1.botEmail,
+      appUrl: APP_URL,
+      rateLimit: { max: 1000, durationMs: 1000 },
+    },
+    link: {
+      urlTemplate: 'https://dms.example.test/customer/{id}/',
+      label: 'View in DMS',
+      icon: 'https://dms.example.test/favicon.ico',
+    },
+    notify: notify ? { url: dms.url, secret } : undefined,
+    concurrency,
+    jobAttempts: attempts,
+  };
+  const runtime = createWorkerRuntime({
+    config,
+    connection,
+    logger: createLogger({ name: 'worker-test', level: 'silent' }),
+    drainTimeoutMs: 5000,
+  });
+  const fast = { backoff: { type: 'fixed', delay: 20 } };
+
+  return {
+    web1on1,
+    dms,
+    secret,
+    runtime,
+    queues: runtime.queues,
+    /** Adds a link-contact job with the catalog's options but a 20 ms backoff. */
+    async link(data: Partial<JobData<'link-contact'>> & { dmsContactId: string }) {
+      return runtime.queues[QUEUE.linkContact].add(
+        'dms.contact',
+        { organization: ORG, receivedAt: new Date().toISOString(), ...data },
+        { ...jobOptionsFor(QUEUE.linkContact, attempts), ...fast },
+      );
+    },
+    async notify(data: JobData<'notify-dms'>) {
+      return runtime.queues[QUEUE.notifyDms].add(data.type, data, {
+        ...jobOptionsFor(QUEUE.notifyDms, attempts),
+        ...fast,
+      });
+    },
+    async close() {
+      await runtime.close();
+      connection.disconnect();
+      await Promise.all([web1on1.close(), dms.close()]);
+    },
+  };
+}
+
+export type WorkerStack = Awaited<ReturnType<typeof startWorkerStack>>;
