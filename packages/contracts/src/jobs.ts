@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { OrganizationId } from './dms-contact.ts';
 
-
 /**
  * Data of a `link-contact` job: only validated, normalised fields, so a waiting job costs as little
  * Redis memory as it can and the worker never sees unchecked input.
