@@ -1,8 +1,8 @@
-import { DEAD_LETTER_QUEUE, listDeadLetters } from '@contact-linker/queues';
+import { DEAD_LETTER_QUEUE, listDeadLetters, QUEUE } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
-import { APP_URL, ORG, startWorkerStack } from './worker-harness.ts';
+import { APP_URL, ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
 
 const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup }) => {
   const stack = await startWorkerStack({ redisUrl, prefix });
@@ -10,28 +10,8 @@ const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup 
   return stack;
 });
 
-async function finished(job: Job) {
-  return waitFor(
-    async () => {
-      const state = await job.getState();
-      if (state !== 'completed' && state !== 'failed') return undefined;
-      const fresh = await job.queue?.getJob?.(job.id!);
-      return { state, job: fresh ?? job };
-    },
-    { timeoutMs: 10_000, message: `job ${job.id} to finish` },
-  );
-}
-
-async function result(job: Job) {
-  return waitFor(
-    async () => {
-      if ((await job.getState()) !== 'completed') return undefined;
-      const fresh = await job.queue.getJob(job.id!);
-      return fresh?.returnvalue;
-    },
-    { timeoutMs: 10_000, message: `job ${job.id} to complete` },
-  );
-}
+const finished = (stack: WorkerStack, job: Job) => settled(stack.queues[QUEUE.linkContact], job);
+const result = async (stack: WorkerStack, job: Job) => (await finished(stack, job)).returnvalue;
 
 const LINK = {
   label: 'View in DMS',
@@ -48,7 +28,7 @@ describe('link-contact', () => {
       links: [existing],
     });
     const job = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
-    expect(await result(job)).toEqual({
+    expect(await result(stack, job)).toEqual({
       outcome: 'linked',
       contactId: contact.id,
       conversation: contact.conversation,
@@ -87,7 +67,7 @@ describe('link-contact', () => {
       links: [LINK],
     });
     const job = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
-    expect((await result(job)).outcome).toBe('already_linked');
+    expect((await result(stack, job)).outcome).toBe('already_linked');
     expect(stack.web1on1.getContact(contact.id)?.links).toEqual([LINK]);
     expect(stack.web1on1.requests.filter((r) => r.method === 'PATCH')).toHaveLength(0);
   });
@@ -102,7 +82,7 @@ describe('link-contact', () => {
       phoneE164: '+31612345678',
       phoneRaw: '06 12345678',
     });
-    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
     const lists = stack.web1on1.requests.filter((r) => r.path === '/v2/contacts');
     expect(lists[0]?.query).toMatchObject({
       organization: ORG,
@@ -121,7 +101,7 @@ describe('link-contact', () => {
       phoneE164: '+31612345678',
       phoneRaw: '06 12345678',
     });
-    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
     const queries = stack.web1on1.requests
       .filter((r) => r.path === '/v2/contacts')
       .map((r) => r.query);
@@ -135,12 +115,12 @@ describe('link-contact', () => {
   test('only searches the job organization', async ({ stack }) => {
     stack.web1on1.addContact({ organization: 'other-org', profile: { email: 'jane@example.com' } });
     const job = await stack.link({ dmsContactId: 'DMS-4', email: 'jane@example.com' });
-    expect((await result(job)).outcome).toBe('not_found');
+    expect((await result(stack, job)).outcome).toBe('not_found');
   });
 
   test('not_found after retrying every attempt, not dead-lettered', async ({ stack }) => {
     const job = await stack.link({ dmsContactId: 'DMS-5', email: 'ghost@example.com' });
-    expect(await result(job)).toEqual({ outcome: 'not_found' });
+    expect(await result(stack, job)).toEqual({ outcome: 'not_found' });
     expect(stack.web1on1.requests.filter((r) => r.path === '/v2/contacts')).toHaveLength(3);
     expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toEqual([]);
   });
@@ -153,7 +133,7 @@ describe('link-contact', () => {
       organization: ORG,
       profile: { email: 'late@example.com' },
     });
-    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
   });
 
   test('ambiguous when several contacts match: nothing changes', async ({ stack }) => {
@@ -166,7 +146,7 @@ describe('link-contact', () => {
       profile: { email: 'twin@example.com' },
     });
     const job = await stack.link({ dmsContactId: 'DMS-7', email: 'twin@example.com' });
-    expect(await result(job)).toEqual({ outcome: 'ambiguous' });
+    expect(await result(stack, job)).toEqual({ outcome: 'ambiguous' });
     expect(stack.web1on1.getContact(a.id)?.links).toEqual([]);
     expect(stack.web1on1.getContact(b.id)?.links).toEqual([]);
     expect(stack.dms.deliveries).toHaveLength(0);
@@ -179,7 +159,7 @@ describe('link-contact', () => {
     });
     stack.web1on1.failNext(2, { status: 503 });
     const job = await stack.link({ dmsContactId: 'DMS-8', email: 'x@example.com' });
-    expect(await result(job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
     expect(stack.web1on1.requests.filter((r) => r.status === 503)).toHaveLength(2);
   });
 
@@ -187,7 +167,7 @@ describe('link-contact', () => {
     stack.web1on1.addContact({ organization: ORG, profile: { email: 'gone@example.com' } });
     stack.web1on1.failNext(1, { status: 404, method: 'PATCH' });
     const job = await stack.link({ dmsContactId: 'DMS-9', email: 'gone@example.com' });
-    const { state } = await finished(job);
+    const { state } = await finished(stack, job);
     expect(state).toBe('failed');
     const letters = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
     expect(letters).toEqual([
@@ -207,7 +187,7 @@ describe('link-contact', () => {
     stack.web1on1.addContact({ organization: ORG, profile: { email: 'down@example.com' } });
     stack.web1on1.setFaults({ errorRate: 1, errorStatus: 502 });
     const job = await stack.link({ dmsContactId: 'DMS-10', email: 'down@example.com' });
-    expect((await finished(job)).state).toBe('failed');
+    expect((await finished(stack, job)).state).toBe('failed');
     const letters = await waitFor(async () => {
       const l = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
       return l.length ? l : undefined;
@@ -221,7 +201,7 @@ describe('link-contact', () => {
 
   test('invalid job data is dead-lettered without calling Web1on1', async ({ stack }) => {
     const job = await stack.link({ dmsContactId: '', email: 'a@b.nl' });
-    expect((await finished(job)).state).toBe('failed');
+    expect((await finished(stack, job)).state).toBe('failed');
     expect(stack.web1on1.requests).toHaveLength(0);
     expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toHaveLength(1);
   });

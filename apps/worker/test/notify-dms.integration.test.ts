@@ -1,10 +1,17 @@
 import { createHmac } from 'node:crypto';
 import type { NotifyDmsJob } from '@contact-linker/contracts';
-import { DEAD_LETTER_QUEUE, listDeadLetters, replayDeadLetter } from '@contact-linker/queues';
+import {
+  DEAD_LETTER_QUEUE,
+  listDeadLetters,
+  QUEUE,
+  replayDeadLetter,
+} from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
-import { APP_URL, ORG, startWorkerStack } from './worker-harness.ts';
+import { APP_URL, ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
+
+const settledNotify = (stack: WorkerStack, job: Job) => settled(stack.queues[QUEUE.notifyDms], job);
 
 const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup }) => {
   const stack = await startWorkerStack({ redisUrl, prefix });
@@ -30,17 +37,6 @@ const update = (overrides: Partial<NotifyDmsJob> = {}): NotifyDmsJob => ({
   ...overrides,
 });
 
-async function settled(job: Job) {
-  return waitFor(
-    async () => {
-      const state = await job.getState();
-      if (state !== 'completed' && state !== 'failed') return undefined;
-      return { state, job: (await job.queue.getJob(job.id!)) ?? job };
-    },
-    { timeoutMs: 10_000, message: `job ${job.id} to settle` },
-  );
-}
-
 /** The receiver's own check, computed here independently of the notifier and the sandbox. */
 function expectedSignature(secret: string, id: string, timestamp: string, body: string): string {
   const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
@@ -50,7 +46,10 @@ function expectedSignature(secret: string, id: string, timestamp: string, body: 
 describe('notify-dms', () => {
   test('delivers a signed contact.updated the DMS can verify', async ({ stack }) => {
     const job = await stack.notify(update());
-    expect((await settled(job)).job.returnvalue).toEqual({ outcome: 'delivered', status: 200 });
+    expect((await settledNotify(stack, job)).job.returnvalue).toEqual({
+      outcome: 'delivered',
+      status: 200,
+    });
     const [delivery] = stack.dms.deliveries;
     expect(delivery?.verified).toBe(true);
     expect(delivery?.contentType).toBe('application/json');
@@ -72,25 +71,25 @@ describe('notify-dms', () => {
   });
 
   test('an update with nothing new for the DMS is not forwarded', async ({ stack }) => {
-    await settled(await stack.notify(update({ webhookId: 'evt-1' })));
+    await settledNotify(stack, await stack.notify(update({ webhookId: 'evt-1' })));
     const echo = await stack.notify(update({ webhookId: 'evt-2' }));
-    expect((await settled(echo)).job.returnvalue).toEqual({ outcome: 'unchanged' });
+    expect((await settledNotify(stack, echo)).job.returnvalue).toEqual({ outcome: 'unchanged' });
     const changed = await stack.notify(
       update({
         webhookId: 'evt-3',
         contact: { ...update().contact!, profile: { ...update().contact!.profile, name: 'Janet' } },
       }),
     );
-    expect((await settled(changed)).job.returnvalue.outcome).toBe('delivered');
+    expect((await settledNotify(stack, changed)).job.returnvalue.outcome).toBe('delivered');
     expect(stack.dms.accepted().map((d) => d.webhookId)).toEqual(['evt-1', 'evt-3']);
   });
 
   test('a conversation change counts as a change', async ({ stack }) => {
-    await settled(await stack.notify(update({ webhookId: 'a' })));
+    await settledNotify(stack, await stack.notify(update({ webhookId: 'a' })));
     const moved = await stack.notify(
       update({ webhookId: 'b', contact: { ...update().contact!, conversation: 'conv-2' } }),
     );
-    expect((await settled(moved)).job.returnvalue.outcome).toBe('delivered');
+    expect((await settledNotify(stack, moved)).job.returnvalue.outcome).toBe('delivered');
   });
 
   test('the update echoing a link is suppressed after contact.linked', async ({ stack }) => {
@@ -99,7 +98,7 @@ describe('notify-dms', () => {
       profile: { email: 'jane@example.com', name: 'Jane' },
     });
     const link = await stack.link({ dmsContactId: 'D-1', email: 'jane@example.com' });
-    await settled(link);
+    await settled(stack.queues[QUEUE.linkContact], link);
     await waitFor(() => stack.dms.accepted().length === 1);
     const echo = await stack.notify(
       update({
@@ -111,22 +110,22 @@ describe('notify-dms', () => {
         },
       }),
     );
-    expect((await settled(echo)).job.returnvalue).toEqual({ outcome: 'unchanged' });
+    expect((await settledNotify(stack, echo)).job.returnvalue).toEqual({ outcome: 'unchanged' });
     expect(stack.dms.accepted().map((d) => (d.body as { type: string }).type)).toEqual([
       'contact.linked',
     ]);
   });
 
   test('creates are always forwarded, even when nothing changed', async ({ stack }) => {
-    await settled(await stack.notify(update({ webhookId: 'u' })));
+    await settledNotify(stack, await stack.notify(update({ webhookId: 'u' })));
     const create = await stack.notify(update({ webhookId: 'c', type: 'contact.created' }));
-    expect((await settled(create)).job.returnvalue.outcome).toBe('delivered');
+    expect((await settledNotify(stack, create)).job.returnvalue.outcome).toBe('delivered');
   });
 
   test('retries 5xx with the same webhook-id until delivered', async ({ stack }) => {
     stack.dms.failNext(2, { status: 503 });
     const job = await stack.notify(update());
-    expect((await settled(job)).state).toBe('completed');
+    expect((await settledNotify(stack, job)).state).toBe('completed');
     expect(stack.dms.deliveries.map((d) => [d.status, d.webhookId])).toEqual([
       [503, 'evt-1'],
       [503, 'evt-1'],
@@ -138,14 +137,14 @@ describe('notify-dms', () => {
   test('a failed delivery is retried even though the state was recorded', async ({ stack }) => {
     stack.dms.failNext(1, { status: 500 });
     const job = await stack.notify(update());
-    expect((await settled(job)).job.returnvalue.outcome).toBe('delivered');
+    expect((await settledNotify(stack, job)).job.returnvalue.outcome).toBe('delivered');
     expect(stack.dms.accepted()).toHaveLength(1);
   });
 
   test('410 is dead-lettered at once; replay keeps the webhook-id', async ({ stack }) => {
     stack.dms.failNext(1, { status: 410 });
     const job = await stack.notify(update());
-    expect((await settled(job)).state).toBe('failed');
+    expect((await settledNotify(stack, job)).state).toBe('failed');
     const letters = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
     expect(letters).toMatchObject([{ queue: 'notify-dms', attemptsMade: 1 }]);
     expect(letters[0]?.failedReason).toMatch(/^PermanentError/);
@@ -168,7 +167,7 @@ describe('notify-dms', () => {
       occurredAt: '2026-11-24T10:00:00.000Z',
       user: { id: 'u-1', email: 'agent@dealer.nl', name: 'Agent', role: 'agent' },
     });
-    await settled(job);
+    await settledNotify(stack, job);
     expect(stack.dms.accepted()[0]?.body).toEqual({
       type: 'user.created',
       timestamp: '2026-11-24T10:00:00.000Z',
@@ -181,7 +180,7 @@ describe('notify-dms', () => {
     'without DMS_NOTIFY_URL jobs complete as disabled and nothing is sent',
     async ({ stack }) => {
       const job = await stack.notify(update());
-      expect((await settled(job)).job.returnvalue).toEqual({ outcome: 'disabled' });
+      expect((await settledNotify(stack, job)).job.returnvalue).toEqual({ outcome: 'disabled' });
       expect(stack.dms.deliveries).toHaveLength(0);
     },
   );

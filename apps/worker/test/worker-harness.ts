@@ -6,7 +6,9 @@ import {
   startDmsSandbox,
   startWeb1on1Sandbox,
   type Web1on1Sandbox,
+  waitFor,
 } from '@contact-linker/testkit';
+import type { Job, Queue } from 'bullmq';
 import { createWorkerRuntime, type WorkerRuntimeConfig } from '../src/runtime.ts';
 
 export const ORG = 'org-test';
@@ -89,3 +91,16 @@ export async function startWorkerStack({
 }
 
 export type WorkerStack = Awaited<ReturnType<typeof startWorkerStack>>;
+
+/** Waits until a job completed or failed and returns its final state and result. */
+export async function settled<R>(queue: Queue, job: Job<unknown, R>) {
+  return waitFor(
+    async () => {
+      const fresh = await queue.getJob(job.id!);
+      const state = await fresh?.getState();
+      if (!fresh || (state !== 'completed' && state !== 'failed')) return undefined;
+      return { state, returnvalue: fresh.returnvalue as R, job: fresh };
+    },
+    { timeoutMs: 10_000, message: `job ${job.id} to settle` },
+  );
+}
