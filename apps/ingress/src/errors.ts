@@ -14,7 +14,6 @@ export const API_ERRORS = {
   invalid_signature: { status: 401, message: 'Missing or wrong X-Hub-Signature.' },
   forbidden: { status: 403, message: 'Verification request refused.' },
   not_found: { status: 404, message: 'Not found.' },
-  method_not_allowed: { status: 405, message: 'Method not allowed.' },
   payload_too_large: { status: 413, message: 'The body is larger than this endpoint accepts.' },
   unsupported_media_type: { status: 415, message: 'Only application/json bodies are accepted.' },
   rate_limited: { status: 429, message: 'Too many requests for this API key; retry later.' },
