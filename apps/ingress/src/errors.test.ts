@@ -23,7 +23,8 @@ describe('error catalog', () => {
 
   it('keeps client mistakes below 500', () => {
     for (const [code, { status }] of Object.entries(API_ERRORS)) {
-      if (code !== 'internal_error' && code !== 'queue_unavailable') expect(status).toBeLessThan(500);
+      if (code !== 'internal_error' && code !== 'queue_unavailable')
+        expect(status).toBeLessThan(500);
     }
   });
 });
