@@ -14,7 +14,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{apps,packages}/*/{src,test}/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: [
+            '{apps,packages}/*/{src,test}/**/*.test.ts',
+            'scripts/**/*.test.ts',
+            'test/**/*.test.ts',
+          ],
           exclude: ['**/*.integration.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
         },
       },

@@ -1,6 +1,11 @@
 import { PermanentError, RateLimitedError } from '@contact-linker/contracts';
 import type { Logger } from '@contact-linker/observability';
-import { moveToDeadLetter, type TypedQueue, type WorkQueueName } from '@contact-linker/queues';
+import {
+  type DEAD_LETTER_QUEUE,
+  moveToDeadLetter,
+  type TypedQueue,
+  type WorkQueueName,
+} from '@contact-linker/queues';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import { ZodError } from 'zod';
 
@@ -13,7 +18,7 @@ export interface RetryPolicyDeps {
   queueName: WorkQueueName;
   /** The job's own queue, paused as a whole when the remote side answers 429. */
   queue: Queue;
-  deadLetters: TypedQueue<'dead-letter'>;
+  deadLetters: TypedQueue<typeof DEAD_LETTER_QUEUE>;
   logger: Logger;
 }
 

@@ -6,7 +6,10 @@ export const DmsContactId = z.union([
     .string()
     .min(1)
     .max(128)
-    .regex(/^[A-Za-z0-9._~:@-]+$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ : @ -'),
+    .regex(/^[A-Za-z0-9._~:@-]+$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ : @ -')
+    // URL parsers read `.`/`..` (and their %2E forms) as path steps, so such an id would make the
+    // "View in DMS" link point at another page of the DMS.
+    .refine((id) => !/^\.+$/.test(id), 'must not consist of dots only'),
   z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 ]);
 export type DmsContactId = z.infer<typeof DmsContactId>;

@@ -15,13 +15,14 @@ export function normalizePhone(raw: string, defaultCountry: string): string | un
 }
 
 /**
- * Builds the "View in DMS" URL. The id is URL-encoded; `.` and `..` alone are encoded too, because
- * `encodeURIComponent` leaves dots alone and a bare `..` segment would walk up the DMS's path.
+ * Builds the "View in DMS" URL with the id URL-encoded. Ids of dots only are refused: URL parsers
+ * treat `..` and `%2E%2E` alike as "up one level", so no encoding makes them safe in a path.
+ * @throws RangeError for such an id (the schemas reject it before it gets here).
  */
 export function buildDmsContactUrl(template: string, id: string | number): string {
   const encoded = encodeURIComponent(String(id));
-  const safe = /^\.+$/.test(encoded) ? encoded.replaceAll('.', '%2E') : encoded;
-  return template.replaceAll('{id}', safe);
+  if (/^\.*$/.test(encoded)) throw new RangeError('a DMS contact id of dots only cannot be linked');
+  return template.replaceAll('{id}', encoded);
 }
 
 /** Parses `N/500ms`, `N/1s`, `N/1m` into a request count and a window length. */

@@ -3,6 +3,8 @@
  * Missing or unparsable values give `fallbackMs`; the result is clamped to [0, maxMs] so a hostile or
  * broken server cannot park a queue for days.
  */
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /;
+
 export function parseRetryAfter(
   value: string | null | undefined,
   { now = Date.now(), fallbackMs = 1000, maxMs = 10 * 60_000 } = {},
@@ -13,6 +15,9 @@ export function parseRetryAfter(
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
     ms = Number(trimmed) * 1000;
   } else {
+    // Only the HTTP-date forms (RFC 9110: IMF-fixdate, RFC 850, asctime) all start with a day name;
+    // Date.parse alone would read garbage such as "x 1" as a date in the past and retry at once.
+    if (!HTTP_DATE.test(trimmed)) return fallbackMs;
     const at = Date.parse(trimmed);
     if (Number.isNaN(at)) return fallbackMs;
     ms = at - now;

@@ -1,0 +1,14 @@
+import { expect, it } from 'vitest';
+
+it('exports exactly the public surface', async () => {
+  const surface = Object.keys(await import('./index.ts')).sort();
+  expect(surface).toMatchInlineSnapshot(`
+    [
+      "ConfigError",
+      "IngressConfig",
+      "WorkerConfig",
+      "loadIngressConfig",
+      "loadWorkerConfig",
+    ]
+  `);
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ContactWebhookEvents,
+  UserWebhookEvents,
+  Web1on1Contact,
+  WebhookContact,
+  WebhookEnvelope,
+} from './web1on1.ts';
+
+describe('WebhookEnvelope', () => {
+  const event = {
+    id: 'evt_1',
+    event: 'contact.update',
+    timestamp: '2025-01-01T00:00:00.000Z',
+    organization: 'org_1',
+    data: { contact: { id: 'c1' } },
+  };
+
+  it('accepts an event and keeps fields it does not know', () => {
+    const parsed = WebhookEnvelope.parse({ ...event, bot: 'b1', meta: { retries: 0 } });
+    expect(parsed).toMatchObject({ ...event, bot: 'b1', meta: { retries: 0 } });
+  });
+
+  it('needs nothing but `event`, so events this service ignores still pass', () => {
+    expect(WebhookEnvelope.parse({ event: 'message.create' })).toEqual({ event: 'message.create' });
+  });
+
+  it('accepts a numeric timestamp and a null organization', () => {
+    const parsed = WebhookEnvelope.safeParse({
+      ...event,
+      timestamp: 1735689600000,
+      organization: null,
+    });
+    expect(parsed.success).toBe(true);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['not a string', 42],
+    ['over 100 characters', 'e'.repeat(101)],
+  ])('rejects an event name that is %s', (_, name) => {
+    const result = WebhookEnvelope.safeParse({ ...event, event: name });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['event']);
+  });
+
+  it('rejects data that is not an object', () => {
+    expect(WebhookEnvelope.safeParse({ ...event, data: 'contact' }).success).toBe(false);
+    expect(WebhookEnvelope.safeParse({ ...event, data: ['contact'] }).success).toBe(false);
+  });
+});
+
+describe('WebhookContact', () => {
+  it('requires an id, allows the organization to be missing and keeps unknown fields', () => {
+    expect(WebhookContact.safeParse({ organization: 'org_1' }).success).toBe(false);
+    expect(WebhookContact.safeParse({ id: '' }).success).toBe(false);
+    expect(WebhookContact.parse({ id: 'c1', tags: ['vip'] })).toEqual({ id: 'c1', tags: ['vip'] });
+  });
+});
+
+describe('Web1on1Contact', () => {
+  it('accepts a contact as the REST API returns it, nulls included', () => {
+    const contact = {
+      id: 'c1',
+      organization: 'org_1',
+      conversation: null,
+      profile: { email: null, telephone: '+31612345678', name: 'Jan', locale: 'nl' },
+      links: [{ label: 'View in DMS', url: 'https://dms/1', icon: 'https://dms/favicon.ico' }],
+      createdAt: '2025-01-01T00:00:00.000Z',
+    };
+    expect(Web1on1Contact.parse(contact)).toEqual(contact);
+  });
+
+  it('rejects a link without a url', () => {
+    expect(Web1on1Contact.safeParse({ id: 'c1', links: [{ label: 'x' }] }).success).toBe(false);
+  });
+});
+
+describe('webhook event lists', () => {
+  it('name exactly the events the contract forwards', () => {
+    expect(ContactWebhookEvents).toEqual(['contact.create', 'contact.update']);
+    expect(UserWebhookEvents).toEqual(['user.create', 'user.update']);
+  });
+});

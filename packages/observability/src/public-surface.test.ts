@@ -1,0 +1,15 @@
+import { expect, it } from 'vitest';
+
+it('exports exactly the public surface', async () => {
+  const surface = Object.keys(await import('./index.ts')).sort();
+  expect(surface).toMatchInlineSnapshot(`
+    [
+      "REDACT_PATHS",
+      "createLogger",
+      "loadConfigOrExit",
+      "maskPii",
+      "onShutdown",
+      "startOpsServer",
+    ]
+  `);
+});

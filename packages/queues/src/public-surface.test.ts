@@ -1,0 +1,26 @@
+import { expect, it } from 'vitest';
+
+it('exports exactly the public surface', async () => {
+  const surface = Object.keys(await import('./index.ts')).sort();
+  expect(surface).toMatchInlineSnapshot(`
+    [
+      "DEAD_LETTER_QUEUE",
+      "PRIORITY",
+      "QUEUE",
+      "QUEUE_NAMES",
+      "WORK_QUEUE_NAMES",
+      "closeQueues",
+      "createQueues",
+      "createRedisConnection",
+      "deadLetterId",
+      "isWorkQueueName",
+      "jobOptionsFor",
+      "listDeadLetters",
+      "moveToDeadLetter",
+      "queueCatalog",
+      "redisReady",
+      "replayDeadLetter",
+      "toDeadLetterView",
+    ]
+  `);
+});

@@ -1,0 +1,19 @@
+import { expect, it } from 'vitest';
+
+it('exports exactly the public surface', async () => {
+  const surface = Object.keys(await import('./index.ts')).sort();
+  expect(surface).toMatchInlineSnapshot(`
+    [
+      "deleteKeysWithPrefix",
+      "makeWebhookSecret",
+      "redisTest",
+      "signHubSignature",
+      "startDmsSandbox",
+      "startPrivateRedis",
+      "startRedis",
+      "startWeb1on1Sandbox",
+      "uniquePrefix",
+      "waitFor",
+    ]
+  `);
+});
