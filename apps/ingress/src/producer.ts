@@ -148,9 +148,11 @@ export function createProducer({
     async getContactJob(jobId: string): Promise<ContactJobStatus | undefined> {
       return withDeadline(
         (async () => {
-          const job = await linkQueue.getJob(jobId);
+          // State before data: read the other way round, a job finishing in between would show
+          // `completed` without its outcome.
+          const raw = await linkQueue.getJobState(jobId);
+          const job = raw === 'unknown' ? undefined : await linkQueue.getJob(jobId);
           if (!job) return undefined;
-          const raw = await job.getState();
           let state: JobState;
           if (raw === 'completed' || raw === 'active' || raw === 'delayed') state = raw;
           else if (raw === 'failed') {
@@ -158,8 +160,7 @@ export function createProducer({
               deadLetterId(QUEUE.linkContact, jobId),
             );
             state = letter ? 'dead-lettered' : 'failed';
-          } else if (raw === 'unknown') return undefined;
-          else state = 'waiting';
+          } else state = 'waiting';
           const value = raw === 'completed' ? job.returnvalue : undefined;
           return {
             jobId,

@@ -24,16 +24,19 @@ export async function startWorkerStack({
   attempts = 3,
   notify = true,
   concurrency = 4,
+  shared,
 }: {
   redisUrl: string;
   prefix: string;
   attempts?: number;
   notify?: boolean;
   concurrency?: number;
+  /** Sandboxes owned by the caller, for tests that run several worker stacks against one API. */
+  shared?: { web1on1: Web1on1Sandbox; dms: DmsSandbox; secret: string };
 }) {
-  const web1on1: Web1on1Sandbox = await startWeb1on1Sandbox({ organizationId: ORG });
-  const secret = makeWebhookSecret();
-  const dms: DmsSandbox = await startDmsSandbox({ secret });
+  const web1on1 = shared?.web1on1 ?? (await startWeb1on1Sandbox({ organizationId: ORG }));
+  const secret = shared?.secret ?? makeWebhookSecret();
+  const dms = shared?.dms ?? (await startDmsSandbox({ secret }));
   const connection = createRedisConnection(redisUrl, { role: 'worker' });
   const config: WorkerRuntimeConfig = {
     queuePrefix: prefix,
@@ -85,7 +88,7 @@ export async function startWorkerStack({
     async close() {
       await runtime.close();
       connection.disconnect();
-      await Promise.all([web1on1.close(), dms.close()]);
+      if (!shared) await Promise.all([web1on1.close(), dms.close()]);
     },
   };
 }
@@ -96,9 +99,12 @@ export type WorkerStack = Awaited<ReturnType<typeof startWorkerStack>>;
 export async function settled<R>(queue: Queue, job: Job<unknown, R>) {
   return waitFor(
     async () => {
+      // State first, then the job: read the other way round, a job finishing in between looks
+      // completed without a return value.
+      const state = await queue.getJobState(job.id!);
+      if (state !== 'completed' && state !== 'failed') return undefined;
       const fresh = await queue.getJob(job.id!);
-      const state = await fresh?.getState();
-      if (!fresh || (state !== 'completed' && state !== 'failed')) return undefined;
+      if (!fresh) return undefined;
       return { state, returnvalue: fresh.returnvalue as R, job: fresh };
     },
     { timeoutMs: 10_000, message: `job ${job.id} to settle` },
