@@ -2,8 +2,14 @@ import type { WorkerConfig } from '@contact-linker/config';
 import { createDmsNotifier } from '@contact-linker/dms';
 import type { Logger } from '@contact-linker/observability';
 import { closeQueues, createQueues, jobOptionsFor, QUEUE } from '@contact-linker/queues';
-import { createWeb1on1Client, type Web1on1Client } from '@contact-linker/web1on1';
+import {
+  createRedisTokenStore,
+  createWeb1on1Budget,
+  createWeb1on1Client,
+  type Web1on1Client,
+} from '@contact-linker/web1on1';
 import type { Redis } from 'ioredis';
+import { createContactLock } from './contact-lock.ts';
 import { createNotifyState } from './notify-state.ts';
 import { createProcessors } from './processors/index.ts';
 import { startWorkers } from './workers.ts';
@@ -18,7 +24,10 @@ export interface WorkerRuntimeDeps {
   /** A `worker`-role connection, owned by the caller. */
   connection: Redis;
   logger: Logger;
-  /** @defaultValue a chipchat-backed client built from `config.web1on1` */
+  /**
+   * @defaultValue a chipchat client built from `config.web1on1`, with the shared request budget,
+   * 429 pause and Redis token store
+   */
   web1on1?: Web1on1Client;
   /** @defaultValue 25_000 */
   drainTimeoutMs?: number;
@@ -32,15 +41,27 @@ export function createWorkerRuntime({
   config,
   connection,
   logger,
-  web1on1 = createWeb1on1Client({
-    host: config.web1on1.apiUrl,
-    token: config.web1on1.token,
-    ...(config.web1on1.refreshToken === undefined
-      ? {}
-      : { refreshToken: config.web1on1.refreshToken, email: config.web1on1.botEmail }),
-  }),
+  web1on1,
   drainTimeoutMs,
 }: WorkerRuntimeDeps) {
+  const budget = createWeb1on1Budget({
+    redis: connection,
+    prefix: config.queuePrefix,
+    max: config.web1on1.rateLimit.max,
+    durationMs: config.web1on1.rateLimit.durationMs,
+  });
+  const client =
+    web1on1 ??
+    createWeb1on1Client({
+      host: config.web1on1.apiUrl,
+      token: config.web1on1.token,
+      ...(config.web1on1.refreshToken === undefined
+        ? {}
+        : { refreshToken: config.web1on1.refreshToken, email: config.web1on1.botEmail }),
+      tokenStore: createRedisTokenStore({ redis: connection, prefix: config.queuePrefix }),
+      beforeRequest: budget.acquire,
+      onRateLimited: budget.pause,
+    });
   const queues = createQueues(connection, config.queuePrefix);
   const notifyState = createNotifyState(connection, config.queuePrefix);
   const dms = config.notify ? createDmsNotifier(config.notify) : undefined;
@@ -48,7 +69,8 @@ export function createWorkerRuntime({
 
   const processors = createProcessors({
     linkContact: {
-      web1on1,
+      web1on1: client,
+      withContactLock: createContactLock({ redis: connection, prefix: config.queuePrefix }),
       link: config.link,
       notifyState,
       logger,

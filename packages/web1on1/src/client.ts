@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   PermanentError,
+  RateLimitedError,
   TransientError,
   Web1on1Contact,
   type Web1on1Link,
@@ -28,6 +30,12 @@ export interface Web1on1Tokens {
 export interface Web1on1TokenStore {
   get(): Promise<Web1on1Tokens | undefined>;
   set(tokens: Web1on1Tokens): Promise<void>;
+  /**
+   * Takes the renewal lock shared by every user of the store for at most `ttlMs`; resolves to its
+   * release function, or `undefined` when someone else holds it (then wait for `get()` to change).
+   * Without it, each client renews on its own.
+   */
+  lock?(ttlMs: number): Promise<(() => Promise<void>) | undefined>;
 }
 
 export interface Web1on1ClientOptions {
@@ -53,6 +61,11 @@ export interface Web1on1ClientOptions {
   beforeRequest?: () => Promise<void>;
   /** Called after every HTTP request with its outcome, for metrics. Exceptions from it are ignored. */
   onRequest?: (e: Web1on1RequestEvent) => void;
+  /**
+   * Awaited when the API answered 429, before the call rejects with RateLimitedError: the shared
+   * budget's pause plugs in here, so no process sends anything until `Retry-After` has passed.
+   */
+  onRateLimited?: (retryAfterMs: number) => Promise<void>;
   /**
    * Current tokens, read when the API rejects the token (another process may have renewed it
    * already) and written after a renewal.
@@ -89,6 +102,9 @@ export interface Web1on1Client {
 export const FIND_CONTACTS_LIMIT = 10;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+// Longer than one token request can take (its own 10 s timeout), so a live holder never loses it.
+const RENEWAL_LOCK_MS = 15_000;
+const RENEWAL_POLL_MS = 100;
 // A renewed token that is rejected again (say the store held a stale one) gets one more renewal.
 const MAX_RENEWALS_PER_CALL = 2;
 
@@ -155,6 +171,31 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
       useTokens(stored);
       return;
     }
+    if (!store.lock) return renewNow(rejection);
+    const release = await store.lock(RENEWAL_LOCK_MS);
+    if (!release) return awaitRenewalElsewhere(rejectedToken);
+    try {
+      // The holder before us may have finished between our read and our lock.
+      const latest = await store.get();
+      if (latest?.token && latest.token !== rejectedToken) return useTokens(latest);
+      await renewNow(rejection);
+    } finally {
+      await release().catch(() => {});
+    }
+  }
+
+  /** Another process holds the renewal lock: take its token when it lands in the store. */
+  async function awaitRenewalElsewhere(rejectedToken: string | undefined): Promise<void> {
+    const deadline = performance.now() + RENEWAL_LOCK_MS;
+    while (performance.now() < deadline) {
+      await sleep(RENEWAL_POLL_MS);
+      const stored = await store.get();
+      if (stored?.token && stored.token !== rejectedToken) return useTokens(stored);
+    }
+    throw new TransientError('Web1on1 token renewal by another process did not finish in time');
+  }
+
+  async function renewNow(rejection: unknown): Promise<void> {
     const sentRefreshToken = refreshToken;
     if (sentRefreshToken === undefined || opts.email === undefined) throw toClientError(rejection);
     let answer: unknown;
@@ -203,7 +244,11 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
         break;
       } catch (error) {
         if (renewals >= MAX_RENEWALS_PER_CALL || !isRejectedToken(error)) {
-          throw clientErrorOf(error);
+          const clientError = clientErrorOf(error);
+          if (clientError instanceof RateLimitedError && clientError.status === 429) {
+            await opts.onRateLimited?.(clientError.retryAfterMs);
+          }
+          throw clientError;
         }
         // A token store that fails (Redis down) is as transient as the API being down.
         await renew(sentWith, error).catch((renewError: unknown) => {

@@ -1,3 +1,4 @@
+export { createWeb1on1Budget, type Web1on1Budget, type Web1on1BudgetOptions } from './budget.ts';
 export {
   createWeb1on1Client,
   FIND_CONTACTS_LIMIT,
@@ -9,3 +10,4 @@ export {
   type Web1on1Tokens,
 } from './client.ts';
 export { toClientError } from './errors.ts';
+export { createRedisTokenStore } from './token-store.ts';

@@ -9,11 +9,14 @@ import {
 import type { Logger } from '@contact-linker/observability';
 import type { Web1on1Client } from '@contact-linker/web1on1';
 import type { Job } from 'bullmq';
+import type { WithContactLock } from '../contact-lock.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
 
 export interface LinkContactDeps {
-  web1on1: Pick<Web1on1Client, 'findContacts' | 'addLink'>;
+  web1on1: Pick<Web1on1Client, 'findContacts' | 'addLink' | 'getContact'>;
+  /** Serialises link writes per Web1on1 contact across processes. */
+  withContactLock: WithContactLock;
   link: { urlTemplate: string; label: string; icon: string };
   /** Enqueues the `contact.linked` notification; absent when DMS_NOTIFY_URL is not set. */
   notifyLinked?: (job: NotifyDmsJob, jobId: string) => Promise<void>;
@@ -42,6 +45,28 @@ async function findCandidates(
   return [];
 }
 
+const hasLink = (contact: Web1on1Contact, url: string) =>
+  (contact.links ?? []).some((l) => l.url === url);
+
+/**
+ * Adds the link and checks that it stuck. The PATCH answer is the API's state right after the write;
+ * when it lacks the link (someone outside this system wrote `links` at the same moment), the contact
+ * is read again and the add repeated once before giving up for a later retry.
+ */
+async function addLinkVerified(
+  web1on1: LinkContactDeps['web1on1'],
+  contactId: string,
+  link: { label: string; url: string; icon: string },
+) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const result = await web1on1.addLink(contactId, link);
+    if (hasLink(result.contact, link.url)) return result;
+    const reread = await web1on1.getContact(contactId);
+    if (hasLink(reread, link.url)) return { status: result.status, contact: reread };
+  }
+  throw new TransientError('the link did not stick on the Web1on1 contact');
+}
+
 export function createLinkContactProcessor(deps: LinkContactDeps) {
   return async (job: Job<LinkContactJob, LinkContactResult>): Promise<LinkContactResult> => {
     const data = LinkContactJob.parse(job.data);
@@ -63,11 +88,10 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
 
     const target = candidates[0]!;
     const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
-    const { status, contact } = await deps.web1on1.addLink(target.id, {
-      label: deps.link.label,
-      url,
-      icon: deps.link.icon,
-    });
+    const link = { label: deps.link.label, url, icon: deps.link.icon };
+    const { status, contact } = await deps.withContactLock(target.id, () =>
+      addLinkVerified(deps.web1on1, target.id, link),
+    );
     const conversation = contact.conversation ?? null;
 
     if (deps.notifyLinked) {

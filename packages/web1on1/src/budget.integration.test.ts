@@ -1,0 +1,80 @@
+import { RateLimitedError } from '@contact-linker/contracts';
+import { redisTest } from '@contact-linker/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { createWeb1on1Budget } from './index.ts';
+
+const test = redisTest.extend('connections', async ({ redisUrl }, { onCleanup }) => {
+  const connections = [new Redis(redisUrl), new Redis(redisUrl)];
+  onCleanup(() => {
+    for (const c of connections) c.disconnect();
+  });
+  return connections;
+});
+
+/** Most timestamps in any window [t, t + windowMs). */
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+describe('Web1on1 request budget', () => {
+  test('two budgets sharing Redis never grant more than max in any sliding window', async ({
+    connections,
+    prefix,
+  }) => {
+    const budgets = connections.map((redis) =>
+      createWeb1on1Budget({ redis, prefix, max: 5, durationMs: 200, marginMs: 10 }),
+    );
+    const grants: number[] = [];
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await budgets[i % 2]!.acquire();
+        grants.push(Date.now());
+      }),
+    );
+    expect(grants).toHaveLength(30);
+    expect(maxInWindow(grants, 200)).toBeLessThanOrEqual(5);
+    // 30 grants at 5 per 210 ms need at least five full windows after the first burst.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5 * 200);
+  });
+
+  test('throws RateLimitedError instead of waiting longer than maxWaitMs', async ({
+    connections,
+    prefix,
+  }) => {
+    const budget = createWeb1on1Budget({
+      redis: connections[0]!,
+      prefix,
+      max: 1,
+      durationMs: 60_000,
+      maxWaitMs: 100,
+    });
+    await budget.acquire();
+    const error = await budget.acquire().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(50_000);
+  });
+
+  test('a pause stops every process until it has passed, and never shrinks', async ({
+    connections,
+    prefix,
+  }) => {
+    const [a, b] = connections.map((redis) =>
+      createWeb1on1Budget({ redis, prefix, max: 100, durationMs: 1000 }),
+    );
+    await a!.pause(300);
+    await a!.pause(50);
+    const error = await b!.acquire().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(200);
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    await expect(b!.acquire()).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,77 @@
+import { redisTest, startWeb1on1Sandbox, type Web1on1Sandbox } from '@contact-linker/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { createRedisTokenStore, createWeb1on1Budget, createWeb1on1Client } from './index.ts';
+
+// biome-ignore lint/correctness/noEmptyPattern: vitest reads fixture dependencies from this pattern
+const test = redisTest.extend('sandbox', async ({}, { onCleanup }) => {
+  const sandbox = await startWeb1on1Sandbox({ organizationId: 'org' });
+  onCleanup(() => sandbox.close());
+  return sandbox;
+});
+
+function clientFor(sandbox: Web1on1Sandbox, redis: Redis, prefix: string, token: string) {
+  return createWeb1on1Client({
+    host: sandbox.url,
+    token,
+    refreshToken: sandbox.refreshToken,
+    email: sandbox.botEmail,
+    tokenStore: createRedisTokenStore({ redis, prefix }),
+  });
+}
+
+describe('token renewal shared through Redis', () => {
+  test('one renewal serves several processes whose token expired together', async ({
+    sandbox,
+    redisUrl,
+    prefix,
+  }) => {
+    sandbox.addContact({ organization: 'org', profile: { email: 'a@b.nl' } });
+    const expired = sandbox.issueToken({ expiresInSec: -10 });
+    const connections = [new Redis(redisUrl), new Redis(redisUrl), new Redis(redisUrl)];
+    try {
+      // Three separate clients stand for three worker processes: nothing in memory is shared.
+      const clients = connections.map((redis) => clientFor(sandbox, redis, prefix, expired));
+      const results = await Promise.all(
+        clients.flatMap((client) =>
+          [1, 2].map(() => client.findContacts({ organization: 'org', email: 'a@b.nl' })),
+        ),
+      );
+      expect(results.every((r) => r.length === 1)).toBe(true);
+      expect(sandbox.tokenRefreshes).toBe(1);
+    } finally {
+      for (const c of connections) c.disconnect();
+    }
+  });
+
+  test('a 429 pauses the shared budget for Retry-After', async ({ sandbox, redisUrl, prefix }) => {
+    const redis = new Redis(redisUrl);
+    try {
+      const budget = createWeb1on1Budget({ redis, prefix, max: 100, durationMs: 1000 });
+      const client = createWeb1on1Client({
+        host: sandbox.url,
+        token: sandbox.issueToken(),
+        beforeRequest: budget.acquire,
+        onRateLimited: budget.pause,
+      });
+      sandbox.failNext(1, { status: 429, retryAfterSec: 2 });
+      await expect(
+        client.findContacts({ organization: 'org', email: 'a@b.nl' }),
+      ).rejects.toMatchObject({
+        name: 'RateLimitedError',
+        retryAfterMs: 2000,
+      });
+      const before = sandbox.requests.length;
+      await expect(
+        client.findContacts({ organization: 'org', email: 'a@b.nl' }),
+      ).rejects.toMatchObject({
+        name: 'RateLimitedError',
+      });
+      // The second call never left the process: the pause stopped it before the request.
+      expect(sandbox.requests.length).toBe(before);
+      expect(await redis.pttl(`${prefix}:web1on1:paused`)).toBeGreaterThan(1500);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
