@@ -22,8 +22,14 @@ export interface WorkerDeps {
   concurrency?: number;
   /** How long `close()` waits for in-flight jobs before abandoning them to stall recovery. @defaultValue 25_000 */
   drainTimeoutMs?: number;
-  /** @defaultValue 30_000 */
+  /**
+   * How long a job's lock lives without renewal (BullMQ renews it at half-time while the job runs).
+   * With `stalledIntervalMs` it bounds how soon the jobs of a killed worker run again elsewhere.
+   * @defaultValue 15_000
+   */
   lockDurationMs?: number;
+  /** @defaultValue 5_000 */
+  stalledIntervalMs?: number;
 }
 
 export interface RunningWorkers {
@@ -43,7 +49,8 @@ export function startWorkers({
   logger,
   concurrency = 16,
   drainTimeoutMs = 25_000,
-  lockDurationMs = 30_000,
+  lockDurationMs = 15_000,
+  stalledIntervalMs = 5_000,
 }: WorkerDeps): RunningWorkers {
   const workers = WORK_QUEUE_NAMES.map((queueName: WorkQueueName) => {
     const log = logger.child({ queue: queueName });
@@ -58,6 +65,7 @@ export function startWorkers({
       prefix,
       concurrency,
       lockDuration: lockDurationMs,
+      stalledInterval: stalledIntervalMs,
       // A job whose worker died is picked up again; only a job that keeps killing workers fails.
       maxStalledCount: 5,
       // BullMQ honours a queue-wide pause (`queue.rateLimit`) only when a limiter is set; this one
