@@ -2,6 +2,7 @@ import { PermanentError, RateLimitedError } from '@contact-linker/contracts';
 import type { Logger } from '@contact-linker/observability';
 import {
   type DEAD_LETTER_QUEUE,
+  deadLetterId,
   moveToDeadLetter,
   type TypedQueue,
   type WorkQueueName,
@@ -37,7 +38,13 @@ export function withRetryPolicy<D, R>(
 ) {
   return async (job: Job<D, R>): Promise<R> => {
     try {
-      return await processor(job);
+      const result = await processor(job);
+      // A start that left no failure behind means a worker died mid-run; if that run had already
+      // written the dead letter (final attempt, killed before failing the job), this success voids it.
+      if ((job.attemptsStarted ?? 0) > job.attemptsMade + 1) {
+        await deadLetters.remove(deadLetterId(queueName, String(job.id)));
+      }
+      return result;
     } catch (error) {
       if (error instanceof RateLimitedError) {
         logger.warn(

@@ -1,7 +1,13 @@
 import type { WorkerConfig } from '@contact-linker/config';
 import { createDmsNotifier } from '@contact-linker/dms';
 import type { Logger } from '@contact-linker/observability';
-import { closeQueues, createQueues, jobOptionsFor, QUEUE } from '@contact-linker/queues';
+import {
+  closeQueues,
+  createQueues,
+  jobOptionsFor,
+  QUEUE,
+  reconcileDeadLetters,
+} from '@contact-linker/queues';
 import {
   createRedisTokenStore,
   createWeb1on1Budget,
@@ -31,6 +37,8 @@ export interface WorkerRuntimeDeps {
   web1on1?: Web1on1Client;
   /** @defaultValue 25_000 */
   drainTimeoutMs?: number;
+  /** @defaultValue 300_000 */
+  reconcileIntervalMs?: number;
 }
 
 /**
@@ -43,6 +51,7 @@ export function createWorkerRuntime({
   logger,
   web1on1,
   drainTimeoutMs,
+  reconcileIntervalMs = 300_000,
 }: WorkerRuntimeDeps) {
   const budget = createWeb1on1Budget({
     redis: connection,
@@ -98,10 +107,22 @@ export function createWorkerRuntime({
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
   });
 
+  // Backstop for dead letters a dying worker could not write: at start, then every few minutes.
+  const reconcile = () =>
+    reconcileDeadLetters(queues).then(
+      (written) => {
+        if (written > 0) logger.warn({ written }, 'wrote missing dead letters');
+      },
+      (err: unknown) => logger.warn({ err }, 'dead-letter reconciliation failed'),
+    );
+  void reconcile();
+  const reconciler = setInterval(reconcile, reconcileIntervalMs);
+
   return {
     queues,
     workers: workers.workers,
     async close() {
+      clearInterval(reconciler);
       await workers.close();
       await closeQueues(queues);
     },

@@ -4,6 +4,7 @@ import {
   DEAD_LETTER_QUEUE,
   isWorkQueueName,
   jobOptionsFor,
+  WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from './catalog.ts';
 import type { QueueSet, TypedQueue } from './queues.ts';
@@ -87,12 +88,71 @@ export async function replayDeadLetter(queues: QueueSet, id: string): Promise<Re
 
   const origin = queues[queue];
   const existing = await origin.getJob(jobId);
+  let replayedId = jobId;
   if (existing === undefined) {
-    // The letter holds data that passed the catalog schema when it was first enqueued.
-    await origin.add(name, data as never, { ...jobOptionsFor(queue, attempts), jobId });
+    // The letter holds data that passed the catalog schema when it was first enqueued. BullMQ
+    // reserves integer ids for its own counter, so only a custom id (all of ours) is reused.
+    const reuseId = !/^\d+$/.test(jobId);
+    const added = await origin.add(name, data as never, {
+      ...jobOptionsFor(queue, attempts),
+      ...(reuseId ? { jobId } : {}),
+    });
+    replayedId = String(added.id);
   } else if ((await existing.getState()) === 'failed') {
     await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   }
   await letter.remove();
-  return { replayed: true, queue, jobId };
+  return { replayed: true, queue, jobId: replayedId };
+}
+
+/**
+ * Writes the dead letter of every failed job that has none: jobs BullMQ failed on its own (stalled
+ * too often), or whose worker died between failing the job and the `failed` event. Idempotent (the
+ * letter id is derived from the job), so it is safe to run from every worker at start and on a timer.
+ * @returns how many letters were written
+ */
+export async function reconcileDeadLetters(
+  queues: QueueSet,
+  { pageSize = 500 }: { pageSize?: number } = {},
+): Promise<number> {
+  const dlq = queues[DEAD_LETTER_QUEUE];
+  let written = 0;
+  for (const queue of WORK_QUEUE_NAMES) {
+    for (let start = 0; ; start += pageSize) {
+      const failed = await queues[queue].getFailed(start, start + pageSize - 1);
+      for (const job of failed) {
+        if (!job?.id) continue;
+        if (await dlq.getJob(deadLetterId(queue, job.id))) continue;
+        await moveToDeadLetter(dlq, queue, job, job.failedReason || 'failed', job.attemptsMade);
+        written += 1;
+      }
+      if (failed.length < pageSize) break;
+    }
+  }
+  return written;
+}
+
+/**
+ * Removes dead letters and the failed origin jobs they stand for (otherwise the reconciler would
+ * write the letters again). @returns how many letters were removed
+ */
+export async function purgeDeadLetters(queues: QueueSet): Promise<number> {
+  const dlq = queues[DEAD_LETTER_QUEUE];
+  let removed = 0;
+  for (;;) {
+    const letters = (await dlq.getJobs(['waiting', 'prioritized', 'delayed'], 0, 499)) as Array<
+      Job<DeadLetterJob> | undefined
+    >;
+    const present = letters.filter((l): l is Job<DeadLetterJob> => l !== undefined);
+    if (present.length === 0) return removed;
+    for (const letter of present) {
+      const { queue, jobId } = letter.data;
+      if (isWorkQueueName(queue)) {
+        const origin = await queues[queue].getJob(jobId);
+        if (origin && (await origin.getState()) === 'failed') await origin.remove();
+      }
+      await letter.remove();
+      removed += 1;
+    }
+  }
 }

@@ -18,7 +18,9 @@ export {
   deadLetterId,
   listDeadLetters,
   moveToDeadLetter,
+  purgeDeadLetters,
   type ReplayOutcome,
+  reconcileDeadLetters,
   replayDeadLetter,
   toDeadLetterView,
 } from './dead-letters.ts';
