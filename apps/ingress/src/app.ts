@@ -1,29 +1,34 @@
 import type { IngressConfig } from '@contact-linker/config';
 import type { Logger } from '@contact-linker/observability';
+import type { QueueSet } from '@contact-linker/queues';
 import Fastify from 'fastify';
 import {
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import adminAuth from './plugins/admin-auth.ts';
 import dmsAuth from './plugins/dms-auth.ts';
 import errorHandler from './plugins/error-handler.ts';
 import jsonBody from './plugins/json-body.ts';
 import producerPlugin from './plugins/producer.ts';
 import type { Producer } from './producer.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { updateContactRoutes } from './routes/updatecontact.ts';
 import { webhookRoutes } from './routes/webhook.ts';
 
 export interface AppDeps {
-  config: Pick<IngressConfig, 'dmsApiKeys' | 'webhookSecret' | 'syncUsers'>;
+  config: Pick<IngressConfig, 'dmsApiKeys' | 'webhookSecret' | 'syncUsers' | 'admin'>;
   producer: Producer;
+  /** The queues behind `/admin`. */
+  queues: QueueSet;
   logger: Logger;
 }
 
 /** Builds the ingress without listening, so tests drive it through `inject` or a real socket. */
-export async function buildApp({ config, producer, logger }: AppDeps) {
+export async function buildApp({ config, producer, queues, logger }: AppDeps) {
   const app = Fastify({
     loggerInstance: logger,
     // While closing, new requests get 503 and idle keep-alive sockets are dropped, so a rolling
@@ -45,6 +50,14 @@ export async function buildApp({ config, producer, logger }: AppDeps) {
   await app.register(updateContactRoutes);
   await app.register(jobRoutes);
   await app.register(webhookRoutes, { secret: config.webhookSecret, syncUsers: config.syncUsers });
+  // Without credentials nothing under /admin exists at all: a 404, not a login prompt.
+  if (config.admin) {
+    const { username, password } = config.admin;
+    await app.register(async (admin) => {
+      await admin.register(adminAuth, { username, password });
+      await admin.register(adminRoutes, { queues });
+    });
+  }
   return app;
 }
 

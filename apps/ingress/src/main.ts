@@ -30,7 +30,7 @@ const producer = createProducer({
   attempts: config.jobAttempts,
   defaultPhoneCountry: config.defaultPhoneCountry,
 });
-const app = await buildApp({ config, producer, logger });
+const app = await buildApp({ config, producer, queues, logger });
 await app.listen({ port: config.port, host: config.host });
 
 onShutdown(logger, async () => {

@@ -12,11 +12,13 @@ export async function startIngress({
   prefix,
   syncUsers = false,
   enqueueTimeoutMs,
+  admin,
 }: {
   redisUrl: string;
   prefix: string;
   syncUsers?: boolean;
   enqueueTimeoutMs?: number;
+  admin?: { username: string; password: string };
 }) {
   const redis = createRedisConnection(redisUrl, { role: 'producer' });
   redis.on('error', () => {});
@@ -33,8 +35,9 @@ export async function startIngress({
     ...(enqueueTimeoutMs === undefined ? {} : { enqueueTimeoutMs }),
   });
   const app = await buildApp({
-    config: { dmsApiKeys: [API_KEY], webhookSecret: WEBHOOK_SECRET, syncUsers },
+    config: { dmsApiKeys: [API_KEY], webhookSecret: WEBHOOK_SECRET, syncUsers, admin },
     producer,
+    queues,
     logger: createLogger({ name: 'ingress-test', level: 'silent' }),
   });
   return {

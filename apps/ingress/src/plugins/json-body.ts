@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../errors.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes no body, so a POST without one needs no content type. */
+    bodyless?: boolean;
+  }
+}
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
@@ -62,6 +69,11 @@ async function jsonBody(app: FastifyInstance) {
   });
   app.addHook('preParsing', async (request) => {
     if (request.method !== 'POST') return;
+    // Action endpoints (an admin replay) take no body at all; everything with a body is JSON.
+    const bodyless =
+      request.headers['transfer-encoding'] === undefined &&
+      (request.headers['content-length'] ?? '0') === '0';
+    if (bodyless && request.routeOptions.config.bodyless === true) return;
     if (mediaType(request.headers['content-type']) !== 'application/json') {
       throw new ApiError('unsupported_media_type');
     }

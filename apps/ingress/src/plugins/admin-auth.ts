@@ -1,0 +1,37 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ApiError } from '../errors.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** `onRequest` hook for `/admin/*`: HTTP basic auth with ADMIN_USERNAME / ADMIN_PASSWORD. */
+    adminAuth: (request: FastifyRequest) => Promise<void>;
+  }
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Basic auth compared in constant time: digests of the presented and expected `user:password` are
+ * compared with `timingSafeEqual`, so neither length nor content leaks through timing.
+ */
+async function adminAuth(
+  app: FastifyInstance,
+  { username, password }: { username: string; password: string },
+) {
+  const expected = digest(`${username}:${password}`);
+  app.decorate('adminAuth', async (request: FastifyRequest) => {
+    const header = request.headers.authorization ?? '';
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+    const presented = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
+    if (!timingSafeEqual(digest(presented), expected)) {
+      throw new ApiError('unauthorized', {
+        message: 'Admin credentials required.',
+        headers: { 'www-authenticate': 'Basic realm="contact-linker admin", charset="UTF-8"' },
+      });
+    }
+  });
+}
+
+export default fp(adminAuth, { name: 'contact-linker-admin-auth', fastify: '5.x' });

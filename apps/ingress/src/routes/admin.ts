@@ -1,0 +1,51 @@
+import { listDeadLetters, QUEUE, type QueueSet, replayDeadLetter } from '@contact-linker/queues';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ApiError } from '../errors.ts';
+
+const DeadLetter = z.object({
+  id: z.string(),
+  queue: z.string(),
+  name: z.string(),
+  failedReason: z.string(),
+  attemptsMade: z.number(),
+  failedAt: z.string(),
+});
+
+/**
+ * Operator endpoints under `/admin` (registered only when admin credentials are configured). Every
+ * route runs behind `adminAuth`, which the parent registers as this scope's `onRequest` hook.
+ */
+export const adminRoutes: FastifyPluginAsyncZod<{ queues: QueueSet }> = async (app, { queues }) => {
+  app.addHook('onRequest', app.adminAuth);
+
+  app.get(
+    '/admin/dead-letters',
+    {
+      schema: {
+        summary: 'List dead letters, oldest first',
+        response: { 200: z.array(DeadLetter) },
+      },
+    },
+    async () => listDeadLetters(queues[QUEUE.deadLetter]),
+  );
+
+  app.post(
+    '/admin/dead-letters/:id/replay',
+    {
+      config: { bodyless: true },
+      schema: {
+        summary: 'Re-enqueue one dead letter onto its original queue',
+        params: z.object({ id: z.string().max(300) }),
+        response: {
+          200: z.object({ status: z.literal('replayed'), queue: z.string(), jobId: z.string() }),
+        },
+      },
+    },
+    async (request) => {
+      const outcome = await replayDeadLetter(queues, request.params.id);
+      if (!outcome.replayed) throw new ApiError('not_found', { message: 'No such dead letter.' });
+      return { status: 'replayed' as const, queue: outcome.queue, jobId: outcome.jobId };
+    },
+  );
+};
