@@ -1,3 +1,4 @@
+export { CliConfig, loadCliConfig } from './cli.ts';
 export { ConfigError } from './config-error.ts';
 export { IngressConfig, loadIngressConfig } from './ingress.ts';
 export type { Env } from './load.ts';

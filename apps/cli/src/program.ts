@@ -1,0 +1,40 @@
+import type { CliConfig } from '@contact-linker/config';
+import { Command } from 'commander';
+import { registerDlqCommands } from './commands/dlq.ts';
+import { type CliContext, openContext } from './context.ts';
+
+export interface ProgramDeps {
+  /** Loads config on first use; throwing there prints the problems and exits non-zero. */
+  loadConfig: () => CliConfig;
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+}
+
+/**
+ * Builds the operator CLI. Commands share one lazily opened Redis connection, closed after the
+ * command, so `pnpm cli --help` needs neither Redis nor configuration.
+ */
+export function createProgram({
+  loadConfig,
+  out = (line) => process.stdout.write(`${line}\n`),
+  err = (line) => process.stderr.write(`${line}\n`),
+}: ProgramDeps) {
+  let opened: (CliContext & { close(): Promise<void> }) | undefined;
+  const context = async () => {
+    opened ??= openContext(loadConfig(), { out, err });
+    return opened;
+  };
+
+  const program = new Command()
+    .name('pnpm cli')
+    .description('contact-linker operator CLI (reads REDIS_URL and QUEUE_PREFIX)')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  program.hook('postAction', async () => {
+    await opened?.close();
+    opened = undefined;
+  });
+
+  registerDlqCommands(program, context);
+  return program;
+}
