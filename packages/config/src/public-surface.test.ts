@@ -4,9 +4,11 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
+      "CliConfig",
       "ConfigError",
       "IngressConfig",
       "WorkerConfig",
+      "loadCliConfig",
       "loadIngressConfig",
       "loadWorkerConfig",
     ]
