@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { updateContactRoutes } from './routes/updatecontact.ts';
+import { updateContactsRoutes } from './routes/updatecontacts.ts';
 import { webhookRoutes } from './routes/webhook.ts';
 
 export interface AppDeps {
@@ -48,6 +49,7 @@ export async function buildApp({ config, producer, queues, logger }: AppDeps) {
 
   await app.register(healthRoutes);
   await app.register(updateContactRoutes);
+  await app.register(updateContactsRoutes);
   await app.register(jobRoutes);
   await app.register(webhookRoutes, { secret: config.webhookSecret, syncUsers: config.syncUsers });
   // Without credentials nothing under /admin exists at all: a 404, not a login prompt.

@@ -118,6 +118,31 @@ export function createProducer({
     },
 
     /**
+     * Enqueues many DMS events in one Redis round trip, below live traffic. BullMQ pipelines the
+     * adds rather than wrapping them in a transaction, so after a failure part of them may be in;
+     * each carries the same content deduplication as single events, so the client's retry of the
+     * whole call adds exactly the missing ones and no duplicates.
+     */
+    async enqueueContacts(events: DmsContactEvent[]): Promise<{ accepted: number }> {
+      if (events.length === 0) return { accepted: 0 };
+      const jobs = events.map((event) => {
+        const data = toLinkContactJob(event, defaultPhoneCountry);
+        return {
+          name: 'dms.contact.bulk',
+          data,
+          opts: {
+            ...jobOptionsFor(QUEUE.linkContact, attempts),
+            priority: PRIORITY.bulk,
+            jobId: randomUUID(),
+            deduplication: { id: `contact-${contentKey(data)}` },
+          },
+        };
+      });
+      await withDeadline(linkQueue.addBulk(jobs), enqueueTimeoutMs * 4);
+      return { accepted: jobs.length };
+    },
+
+    /**
      * Enqueues a webhook event unless its id was accepted in the last 24 h. BullMQ's deduplication
      * with a TTL decides atomically with the add; the marker key keeps the window even after
      * retention has removed the job (removal clears BullMQ's own key).

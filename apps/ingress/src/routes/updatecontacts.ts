@@ -1,0 +1,46 @@
+import { DmsContactBulk, DmsContactEvent } from '@contact-linker/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+const BulkQueued = z.object({
+  status: z.literal('queued'),
+  accepted: z.number(),
+  rejected: z.array(z.object({ index: z.number(), error: z.string() })),
+});
+
+/** One line per problem of an item, e.g. `id: must be 1-128 characters …; email: Invalid email`. */
+function describe(error: z.ZodError): string {
+  return error.issues
+    .map((issue) =>
+      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+    )
+    .join('; ');
+}
+
+export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/updatecontacts',
+    {
+      bodyLimit: 1024 * 1024,
+      onRequest: app.dmsAuth,
+      schema: {
+        summary: 'Bulk DMS contacts, for seeding a dealer on bot activation',
+        description:
+          'Items are validated one by one: valid ones are queued below live traffic, invalid ones are listed by index.',
+        body: DmsContactBulk,
+        response: { 202: BulkQueued },
+      },
+    },
+    async (request, reply) => {
+      const valid: DmsContactEvent[] = [];
+      const rejected: Array<{ index: number; error: string }> = [];
+      request.body.contacts.forEach((item, index) => {
+        const parsed = DmsContactEvent.safeParse(item);
+        if (parsed.success) valid.push(parsed.data);
+        else rejected.push({ index, error: describe(parsed.error) });
+      });
+      const { accepted } = await app.producer.enqueueContacts(valid);
+      return reply.code(202).send({ status: 'queued', accepted, rejected });
+    },
+  );
+};
