@@ -1,5 +1,5 @@
 import type { IngressConfig } from '@contact-linker/config';
-import type { Logger } from '@contact-linker/observability';
+import type { IngressMetrics, Logger } from '@contact-linker/observability';
 import type { QueueSet } from '@contact-linker/queues';
 import Fastify from 'fastify';
 import {
@@ -11,6 +11,7 @@ import adminAuth from './plugins/admin-auth.ts';
 import dmsAuth from './plugins/dms-auth.ts';
 import errorHandler from './plugins/error-handler.ts';
 import jsonBody from './plugins/json-body.ts';
+import metricsPlugin from './plugins/metrics.ts';
 import producerPlugin from './plugins/producer.ts';
 import type { Producer } from './producer.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -26,10 +27,11 @@ export interface AppDeps {
   /** The queues behind `/admin`. */
   queues: QueueSet;
   logger: Logger;
+  metrics: IngressMetrics;
 }
 
 /** Builds the ingress without listening, so tests drive it through `inject` or a real socket. */
-export async function buildApp({ config, producer, queues, logger }: AppDeps) {
+export async function buildApp({ config, producer, queues, logger, metrics }: AppDeps) {
   const app = Fastify({
     loggerInstance: logger,
     // While closing, new requests get 503 and idle keep-alive sockets are dropped, so a rolling
@@ -43,6 +45,7 @@ export async function buildApp({ config, producer, queues, logger }: AppDeps) {
   app.setSerializerCompiler(serializerCompiler);
 
   await app.register(errorHandler);
+  await app.register(metricsPlugin, { metrics });
   await app.register(jsonBody);
   await app.register(dmsAuth, { keys: config.dmsApiKeys });
   await app.register(producerPlugin, { producer });

@@ -1,6 +1,16 @@
 import { loadIngressConfig } from '@contact-linker/config';
-import { createLogger, loadConfigOrExit, onShutdown } from '@contact-linker/observability';
-import { closeQueues, createQueues, createRedisConnection } from '@contact-linker/queues';
+import {
+  createIngressMetrics,
+  createLogger,
+  loadConfigOrExit,
+  onShutdown,
+} from '@contact-linker/observability';
+import {
+  closeQueues,
+  createQueues,
+  createRedisConnection,
+  queueDepths,
+} from '@contact-linker/queues';
 import { buildApp } from './app.ts';
 import { createProducer } from './producer.ts';
 
@@ -30,7 +40,8 @@ const producer = createProducer({
   attempts: config.jobAttempts,
   defaultPhoneCountry: config.defaultPhoneCountry,
 });
-const app = await buildApp({ config, producer, queues, logger });
+const metrics = createIngressMetrics({ queues: { depths: () => queueDepths(queues) } });
+const app = await buildApp({ config, producer, queues, logger, metrics });
 await app.listen({ port: config.port, host: config.host });
 
 onShutdown(logger, async () => {

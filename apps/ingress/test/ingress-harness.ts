@@ -1,5 +1,10 @@
-import { createLogger } from '@contact-linker/observability';
-import { closeQueues, createQueues, createRedisConnection } from '@contact-linker/queues';
+import { createIngressMetrics, createLogger } from '@contact-linker/observability';
+import {
+  closeQueues,
+  createQueues,
+  createRedisConnection,
+  queueDepths,
+} from '@contact-linker/queues';
 import { buildApp } from '../src/app.ts';
 import { createProducer } from '../src/producer.ts';
 
@@ -38,6 +43,7 @@ export async function startIngress({
     config: { dmsApiKeys: [API_KEY], webhookSecret: WEBHOOK_SECRET, syncUsers, admin },
     producer,
     queues,
+    metrics: createIngressMetrics({ queues: { depths: () => queueDepths(queues) } }),
     logger: createLogger({ name: 'ingress-test', level: 'silent' }),
   });
   return {

@@ -1,6 +1,7 @@
 import { loadWorkerConfig } from '@contact-linker/config';
 import {
   createLogger,
+  createWorkerMetrics,
   loadConfigOrExit,
   onShutdown,
   startOpsServer,
@@ -26,8 +27,16 @@ connection.on('ready', () => {
   redisDown = false;
 });
 
-const runtime = createWorkerRuntime({ config, connection, logger });
-const ops = await startOpsServer({ port: config.workerPort, ready: () => redisReady(connection) });
+const metrics = createWorkerMetrics();
+const runtime = createWorkerRuntime({ config, connection, logger, metrics });
+const ops = await startOpsServer({
+  port: config.workerPort,
+  ready: () => redisReady(connection),
+  metrics: async () => ({
+    contentType: metrics.registry.contentType,
+    body: await metrics.registry.metrics(),
+  }),
+});
 logger.info(
   { port: ops.port, concurrency: config.concurrency, notify: config.notify !== undefined },
   'worker started',

@@ -15,12 +15,19 @@ export function isLastAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>): boolean 
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
+const outcomeOf = (result: unknown): string =>
+  typeof result === 'object' && result !== null && 'outcome' in result
+    ? String((result as { outcome: unknown }).outcome)
+    : 'completed';
+
 export interface RetryPolicyDeps {
   queueName: WorkQueueName;
   /** The job's own queue, paused as a whole when the remote side answers 429. */
   queue: Queue;
   deadLetters: TypedQueue<typeof DEAD_LETTER_QUEUE>;
   logger: Logger;
+  /** Reports how each run ended (the result's `outcome`, or retry / dead_lettered / rate_limited). */
+  onRun?: (outcome: string, seconds: number) => void;
 }
 
 /**
@@ -34,11 +41,14 @@ export interface RetryPolicyDeps {
  */
 export function withRetryPolicy<D, R>(
   processor: (job: Job<D, R>) => Promise<R>,
-  { queueName, queue, deadLetters, logger }: RetryPolicyDeps,
+  { queueName, queue, deadLetters, logger, onRun }: RetryPolicyDeps,
 ) {
   return async (job: Job<D, R>): Promise<R> => {
+    const started = performance.now();
+    const report = (outcome: string) => onRun?.(outcome, (performance.now() - started) / 1000);
     try {
       const result = await processor(job);
+      report(outcomeOf(result));
       // A start that left no failure behind means a worker died mid-run; if that run had already
       // written the dead letter (final attempt, killed before failing the job), this success voids it.
       if ((job.attemptsStarted ?? 0) > job.attemptsMade + 1) {
@@ -52,6 +62,7 @@ export function withRetryPolicy<D, R>(
           'rate limited; pausing',
         );
         await queue.rateLimit(error.retryAfterMs);
+        report('rate_limited');
         throw Worker.RateLimitError();
       }
       const permanent = error instanceof PermanentError || error instanceof ZodError;
@@ -60,6 +71,7 @@ export function withRetryPolicy<D, R>(
         await moveToDeadLetter(deadLetters, queueName, job, message, job.attemptsMade + 1);
         logger.warn({ queue: queueName, jobId: job.id, reason: message }, 'dead-lettered');
       }
+      report(permanent || isLastAttempt(job) ? 'dead_lettered' : 'retry');
       if (permanent) throw new UnrecoverableError(message);
       throw error;
     }

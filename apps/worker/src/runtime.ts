@@ -1,6 +1,6 @@
 import type { WorkerConfig } from '@contact-linker/config';
 import { createDmsNotifier } from '@contact-linker/dms';
-import type { Logger } from '@contact-linker/observability';
+import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   closeQueues,
   createQueues,
@@ -39,6 +39,7 @@ export interface WorkerRuntimeDeps {
   drainTimeoutMs?: number;
   /** @defaultValue 300_000 */
   reconcileIntervalMs?: number;
+  metrics?: WorkerMetrics;
 }
 
 /**
@@ -52,12 +53,14 @@ export function createWorkerRuntime({
   web1on1,
   drainTimeoutMs,
   reconcileIntervalMs = 300_000,
+  metrics,
 }: WorkerRuntimeDeps) {
   const budget = createWeb1on1Budget({
     redis: connection,
     prefix: config.queuePrefix,
     max: config.web1on1.rateLimit.max,
     durationMs: config.web1on1.rateLimit.durationMs,
+    ...(metrics ? { onWait: metrics.observeBudgetWait } : {}),
   });
   const client =
     web1on1 ??
@@ -70,10 +73,18 @@ export function createWorkerRuntime({
       tokenStore: createRedisTokenStore({ redis: connection, prefix: config.queuePrefix }),
       beforeRequest: budget.acquire,
       onRateLimited: budget.pause,
+      ...(metrics
+        ? { onRequest: (e) => metrics.observeWeb1on1(e.operation, e.status, e.durationMs) }
+        : {}),
     });
   const queues = createQueues(connection, config.queuePrefix);
   const notifyState = createNotifyState(connection, config.queuePrefix);
-  const dms = config.notify ? createDmsNotifier(config.notify) : undefined;
+  const dms = config.notify
+    ? createDmsNotifier({
+        ...config.notify,
+        ...(metrics ? { onRequest: (e) => metrics.observeDms(e.status, e.durationMs) } : {}),
+      })
+    : undefined;
   const notifyQueue = queues[QUEUE.notifyDms];
 
   const processors = createProcessors({
@@ -105,6 +116,7 @@ export function createWorkerRuntime({
     logger,
     concurrency: config.concurrency,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+    ...(metrics ? { metrics } : {}),
   });
 
   // Backstop for dead letters a dying worker could not write: at start, then every few minutes.

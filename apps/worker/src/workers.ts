@@ -1,4 +1,4 @@
-import type { Logger } from '@contact-linker/observability';
+import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   moveToDeadLetter,
   QUEUE,
@@ -30,6 +30,7 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   /** @defaultValue 5_000 */
   stalledIntervalMs?: number;
+  metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause'>;
 }
 
 export interface RunningWorkers {
@@ -51,6 +52,7 @@ export function startWorkers({
   drainTimeoutMs = 25_000,
   lockDurationMs = 15_000,
   stalledIntervalMs = 5_000,
+  metrics,
 }: WorkerDeps): RunningWorkers {
   const workers = WORK_QUEUE_NAMES.map((queueName: WorkQueueName) => {
     const log = logger.child({ queue: queueName });
@@ -59,6 +61,10 @@ export function startWorkers({
       queue: queues[queueName],
       deadLetters: queues[QUEUE.deadLetter],
       logger: log,
+      onRun: (outcome, seconds) => {
+        metrics?.observeJob(queueName, outcome, seconds);
+        if (outcome === 'rate_limited') metrics?.observePause(queueName);
+      },
     });
     const worker = new Worker(queueName, processor, {
       connection,

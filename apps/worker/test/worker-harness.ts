@@ -1,4 +1,4 @@
-import { createLogger } from '@contact-linker/observability';
+import { createLogger, createWorkerMetrics } from '@contact-linker/observability';
 import { createRedisConnection, type JobData, jobOptionsFor, QUEUE } from '@contact-linker/queues';
 import {
   type DmsSandbox,
@@ -57,11 +57,13 @@ export async function startWorkerStack({
     concurrency,
     jobAttempts: attempts,
   };
+  const metrics = createWorkerMetrics();
   const runtime = createWorkerRuntime({
     config,
     connection,
     logger: createLogger({ name: 'worker-test', level: 'silent' }),
     drainTimeoutMs: 5000,
+    metrics,
   });
   const fast = { backoff: { type: 'fixed', delay: 20 } };
 
@@ -70,6 +72,7 @@ export async function startWorkerStack({
     dms,
     secret,
     runtime,
+    metrics,
     queues: runtime.queues,
     /** Adds a link-contact job with the catalog's options but a 20 ms backoff. */
     async link(data: Partial<JobData<'link-contact'>> & { dmsContactId: string }) {

@@ -1,4 +1,11 @@
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
+export {
+  createIngressMetrics,
+  createWorkerMetrics,
+  type IngressMetrics,
+  type QueueDepthSource,
+  type WorkerMetrics,
+} from './metrics.ts';
 export { type OpsServer, type OpsServerOptions, startOpsServer } from './ops-server.ts';
 export { loadConfigOrExit, onShutdown } from './process.ts';
 export { maskPii, REDACT_PATHS } from './redact.ts';

@@ -5,7 +5,9 @@ it('exports exactly the public surface', async () => {
   expect(surface).toMatchInlineSnapshot(`
     [
       "REDACT_PATHS",
+      "createIngressMetrics",
       "createLogger",
+      "createWorkerMetrics",
       "loadConfigOrExit",
       "maskPii",
       "onShutdown",

@@ -24,4 +24,10 @@ export {
   replayDeadLetter,
   toDeadLetterView,
 } from './dead-letters.ts';
-export { closeQueues, createQueues, type QueueSet, type TypedQueue } from './queues.ts';
+export {
+  closeQueues,
+  createQueues,
+  type QueueSet,
+  queueDepths,
+  type TypedQueue,
+} from './queues.ts';

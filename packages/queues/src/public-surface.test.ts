@@ -19,6 +19,7 @@ it('exports exactly the public surface', async () => {
       "moveToDeadLetter",
       "purgeDeadLetters",
       "queueCatalog",
+      "queueDepths",
       "reconcileDeadLetters",
       "redisReady",
       "replayDeadLetter",

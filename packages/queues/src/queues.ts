@@ -14,3 +14,24 @@ export function createQueues(connection: Redis, prefix: string): QueueSet {
 export async function closeQueues(queues: QueueSet): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
+
+const DEPTH_STATES = [
+  'waiting',
+  'prioritized',
+  'active',
+  'delayed',
+  'completed',
+  'failed',
+] as const;
+
+/** Job counts per state of every queue, for metrics and `pnpm cli queues stats`. */
+export async function queueDepths(
+  queues: QueueSet,
+): Promise<Array<{ queue: string; counts: Record<string, number> }>> {
+  return Promise.all(
+    QUEUE_NAMES.map(async (queue) => ({
+      queue,
+      counts: await queues[queue].getJobCounts(...DEPTH_STATES),
+    })),
+  );
+}

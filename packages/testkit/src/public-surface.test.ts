@@ -6,7 +6,9 @@ it('exports exactly the public surface', async () => {
     [
       "deleteKeysWithPrefix",
       "makeWebhookSecret",
+      "parsePrometheusText",
       "redisTest",
+      "sampleValue",
       "signHubSignature",
       "startDmsSandbox",
       "startPrivateRedis",

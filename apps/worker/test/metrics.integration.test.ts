@@ -1,0 +1,47 @@
+import { QUEUE } from '@contact-linker/queues';
+import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
+import { describe, expect } from 'vitest';
+import { ORG, settled, startWorkerStack } from './worker-harness.ts';
+
+describe('worker metrics', () => {
+  redisTest(
+    'count jobs by outcome and time Web1on1 and DMS requests',
+    async ({ redisUrl, prefix }) => {
+      const stack = await startWorkerStack({ redisUrl, prefix });
+      try {
+        stack.web1on1.addContact({ organization: ORG, profile: { email: 'jane@example.com' } });
+        stack.web1on1.failNext(1, { status: 503 });
+        const linked = await stack.link({ dmsContactId: 'D-1', email: 'jane@example.com' });
+        const ambiguous = [
+          stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } }),
+          stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } }),
+        ];
+        expect(ambiguous).toHaveLength(2);
+        const twin = await stack.link({ dmsContactId: 'D-2', email: 'twin@example.com' });
+        await settled(stack.queues[QUEUE.linkContact], linked);
+        await settled(stack.queues[QUEUE.linkContact], twin);
+        await waitFor(() => stack.dms.accepted().length === 1);
+        await waitFor(async () => (await stack.queues[QUEUE.notifyDms].getCompletedCount()) === 1);
+
+        const samples = parsePrometheusText(await stack.metrics.registry.metrics());
+        const jobs = 'contact_linker_jobs_total';
+        expect(sampleValue(samples, jobs, { queue: 'link-contact', outcome: 'retry' })).toBe(1);
+        expect(sampleValue(samples, jobs, { queue: 'link-contact', outcome: 'linked' })).toBe(1);
+        expect(sampleValue(samples, jobs, { queue: 'link-contact', outcome: 'ambiguous' })).toBe(1);
+        expect(sampleValue(samples, jobs, { queue: 'notify-dms', outcome: 'delivered' })).toBe(1);
+        const web1on1 = 'contact_linker_web1on1_request_duration_seconds_count';
+        expect(sampleValue(samples, web1on1, { operation: 'list', status: '503' })).toBe(1);
+        expect(sampleValue(samples, web1on1, { operation: 'update', status: '200' })).toBe(1);
+        expect(
+          sampleValue(samples, 'contact_linker_dms_request_duration_seconds_count', {
+            status: '200',
+          }),
+        ).toBe(1);
+        const text = await stack.metrics.registry.metrics();
+        expect(text).not.toContain('jane@example.com');
+      } finally {
+        await stack.close();
+      }
+    },
+  );
+});

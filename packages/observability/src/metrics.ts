@@ -1,0 +1,122 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of both processes, each on its own registry so tests and processes never
+ * share counters. Label values are fixed vocabularies (route templates, queue names, outcomes,
+ * status codes): nothing a caller sends, so no email or phone number can become a label.
+ */
+
+const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface QueueDepthSource {
+  /** Counts per state for each queue, read on every scrape. */
+  depths(): Promise<Array<{ queue: string; counts: Record<string, number> }>>;
+}
+
+function queueDepthGauge(registry: Registry, source: QueueDepthSource) {
+  return new Gauge({
+    name: 'contact_linker_queue_jobs',
+    help: 'Jobs per queue and state, read from Redis at scrape time',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { queue, counts } of await source.depths()) {
+        for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+      }
+    },
+  });
+}
+
+export function createIngressMetrics({ queues }: { queues: QueueDepthSource }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  queueDepthGauge(registry, queues);
+  const requests = new Counter({
+    name: 'contact_linker_http_requests_total',
+    help: 'HTTP requests by route template, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'contact_linker_http_request_duration_seconds',
+    help: 'HTTP request duration by route template, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  return {
+    registry,
+    observeRequest(route: string, method: string, status: number, seconds: number) {
+      const labels = { route, method, status: String(status) };
+      requests.inc(labels);
+      duration.observe(labels, seconds);
+    },
+  };
+}
+export type IngressMetrics = ReturnType<typeof createIngressMetrics>;
+
+export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = {}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  if (queues) queueDepthGauge(registry, queues);
+  const jobs = new Counter({
+    name: 'contact_linker_jobs_total',
+    help: 'Jobs finished by queue and outcome (linked, not_found, delivered, unchanged, retry, dead_lettered, rate_limited, …)',
+    labelNames: ['queue', 'outcome'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new Histogram({
+    name: 'contact_linker_job_duration_seconds',
+    help: 'Time one job run took, by queue and outcome',
+    labelNames: ['queue', 'outcome'] as const,
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const web1on1 = new Histogram({
+    name: 'contact_linker_web1on1_request_duration_seconds',
+    help: 'Web1on1 API requests by operation and status (status "error": no answer)',
+    labelNames: ['operation', 'status'] as const,
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const dms = new Histogram({
+    name: 'contact_linker_dms_request_duration_seconds',
+    help: 'DMS notification requests by status (status "error": no answer)',
+    labelNames: ['status'] as const,
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const budgetWait = new Histogram({
+    name: 'contact_linker_web1on1_budget_wait_seconds',
+    help: 'Time requests waited for the shared Web1on1 request budget',
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const pauses = new Counter({
+    name: 'contact_linker_rate_limit_pauses_total',
+    help: 'Queue-wide pauses after a 429 or an exhausted budget, by queue',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    observeJob(queue: string, outcome: string, seconds: number) {
+      jobs.inc({ queue, outcome });
+      jobDuration.observe({ queue, outcome }, seconds);
+    },
+    observeWeb1on1(operation: string, status: number | 'error', ms: number) {
+      web1on1.observe({ operation, status: String(status) }, ms / 1000);
+    },
+    observeDms(status: number | 'error', ms: number) {
+      dms.observe({ status: String(status) }, ms / 1000);
+    },
+    observeBudgetWait(ms: number) {
+      budgetWait.observe(ms / 1000);
+    },
+    observePause(queue: string) {
+      pauses.inc({ queue });
+    },
+  };
+}
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,0 +1,37 @@
+/** One sample of Prometheus text exposition. */
+export interface PromSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)( \d+)?$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/**
+ * Parses Prometheus text format strictly enough for tests: every line is a comment (`# HELP`,
+ * `# TYPE`), blank, or a well-formed sample; anything else throws, naming the line.
+ */
+export function parsePrometheusText(text: string): PromSample[] {
+  const samples: PromSample[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const match = SAMPLE.exec(line);
+    if (!match) throw new Error(`line ${i + 1} is not Prometheus text: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[3] ?? '').matchAll(LABEL)) labels[key!] = value!;
+    samples.push({ name: match[1]!, labels, value: Number(match[4]) });
+  }
+  return samples;
+}
+
+/** The value of the sample with this name whose labels include `labels`, or undefined. */
+export function sampleValue(
+  samples: PromSample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  return samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )?.value;
+}
