@@ -9,6 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import adminAuth from './plugins/admin-auth.ts';
 import dmsAuth from './plugins/dms-auth.ts';
+import docs from './plugins/docs.ts';
 import errorHandler from './plugins/error-handler.ts';
 import jsonBody from './plugins/json-body.ts';
 import metricsPlugin from './plugins/metrics.ts';
@@ -46,6 +47,7 @@ export async function buildApp({ config, producer, queues, logger, metrics }: Ap
 
   await app.register(errorHandler);
   await app.register(metricsPlugin, { metrics });
+  await app.register(docs, { version: '1.0.0' });
   await app.register(jsonBody);
   await app.register(dmsAuth, { keys: config.dmsApiKeys });
   await app.register(producerPlugin, { producer });

@@ -23,6 +23,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ queues: QueueSet }> = async (a
     '/admin/dead-letters',
     {
       schema: {
+        security: [{ admin: [] }],
         summary: 'List dead letters, oldest first',
         response: { 200: z.array(DeadLetter) },
       },
@@ -35,6 +36,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ queues: QueueSet }> = async (a
     {
       config: { bodyless: true },
       schema: {
+        security: [{ admin: [] }],
         summary: 'Re-enqueue one dead letter onto its original queue',
         params: z.object({ id: z.string().max(300) }),
         response: {

@@ -19,6 +19,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       onRequest: app.dmsAuth,
       schema: {
+        security: [{ dmsApiKey: [] }],
         summary: 'Outcome of an accepted DMS event',
         params: z.object({ jobId: z.string() }),
         response: { 200: JobStatus },

@@ -11,6 +11,7 @@ export const updateContactRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: 64 * 1024,
       onRequest: app.dmsAuth,
       schema: {
+        security: [{ dmsApiKey: [] }],
         summary: 'A DMS contact was created or updated',
         body: DmsContactEvent,
         response: { 202: Queued },

@@ -24,6 +24,7 @@ export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: 1024 * 1024,
       onRequest: app.dmsAuth,
       schema: {
+        security: [{ dmsApiKey: [] }],
         summary: 'Bulk DMS contacts, for seeding a dealer on bot activation',
         description:
           'Items are validated one by one: valid ones are queued below live traffic, invalid ones are listed by index.',

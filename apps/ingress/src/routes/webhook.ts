@@ -142,6 +142,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ secret: string; syncUsers: b
         request.body = parseJsonStrict(raw) as never;
       },
       schema: {
+        security: [{ hubSignature: [] }],
         summary: 'Web1on1 bot webhook events',
         body: WebhookEnvelope,
         response: { 200: z.object({ status: z.enum(['queued', 'ignored', 'duplicate']) }) },
