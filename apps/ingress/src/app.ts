@@ -7,6 +7,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import adminAuth from './plugins/admin-auth.ts';
 import dmsAuth from './plugins/dms-auth.ts';
 import docs from './plugins/docs.ts';
@@ -14,6 +15,7 @@ import errorHandler from './plugins/error-handler.ts';
 import jsonBody from './plugins/json-body.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import producerPlugin from './plugins/producer.ts';
+import rateLimitPlugin from './plugins/rate-limit.ts';
 import type { Producer } from './producer.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -23,7 +25,12 @@ import { updateContactsRoutes } from './routes/updatecontacts.ts';
 import { webhookRoutes } from './routes/webhook.ts';
 
 export interface AppDeps {
-  config: Pick<IngressConfig, 'dmsApiKeys' | 'webhookSecret' | 'syncUsers' | 'admin'>;
+  config: Pick<
+    IngressConfig,
+    'dmsApiKeys' | 'webhookSecret' | 'syncUsers' | 'admin' | 'ingressRateLimit' | 'queuePrefix'
+  >;
+  /** The producer connection; the per-key rate limit counts in it. */
+  redis: Redis;
   producer: Producer;
   /** The queues behind `/admin`. */
   queues: QueueSet;
@@ -32,7 +39,7 @@ export interface AppDeps {
 }
 
 /** Builds the ingress without listening, so tests drive it through `inject` or a real socket. */
-export async function buildApp({ config, producer, queues, logger, metrics }: AppDeps) {
+export async function buildApp({ config, producer, queues, redis, logger, metrics }: AppDeps) {
   const app = Fastify({
     loggerInstance: logger,
     // While closing, new requests get 503 and idle keep-alive sockets are dropped, so a rolling
@@ -53,9 +60,18 @@ export async function buildApp({ config, producer, queues, logger, metrics }: Ap
   await app.register(producerPlugin, { producer });
 
   await app.register(healthRoutes);
-  await app.register(updateContactRoutes);
-  await app.register(updateContactsRoutes);
-  await app.register(jobRoutes);
+  // The DMS routes share one per-key request budget; the webhook and ops routes are not counted.
+  await app.register(async (dms) => {
+    await dms.register(rateLimitPlugin, {
+      redis,
+      prefix: config.queuePrefix,
+      max: config.ingressRateLimit.max,
+      durationMs: config.ingressRateLimit.durationMs,
+    });
+    await dms.register(updateContactRoutes);
+    await dms.register(updateContactsRoutes);
+    await dms.register(jobRoutes);
+  });
   await app.register(webhookRoutes, { secret: config.webhookSecret, syncUsers: config.syncUsers });
   // Without credentials nothing under /admin exists at all: a 404, not a login prompt.
   if (config.admin) {

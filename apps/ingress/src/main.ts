@@ -41,7 +41,7 @@ const producer = createProducer({
   defaultPhoneCountry: config.defaultPhoneCountry,
 });
 const metrics = createIngressMetrics({ queues: { depths: () => queueDepths(queues) } });
-const app = await buildApp({ config, producer, queues, logger, metrics });
+const app = await buildApp({ config, producer, queues, redis, logger, metrics });
 await app.listen({ port: config.port, host: config.host });
 
 onShutdown(logger, async () => {

@@ -10,6 +10,7 @@ import { createProducer } from '../src/producer.ts';
 
 export const API_KEY = 'test-api-key-0123456789';
 export const WEBHOOK_SECRET = 'test-webhook-secret';
+export const OTHER_API_KEY = 'other-api-key-9876543210';
 
 /** An in-process ingress on a real Redis, the way main.ts composes it. */
 export async function startIngress({
@@ -18,12 +19,14 @@ export async function startIngress({
   syncUsers = false,
   enqueueTimeoutMs,
   admin,
+  rateLimit = { max: 1000, durationMs: 1000 },
 }: {
   redisUrl: string;
   prefix: string;
   syncUsers?: boolean;
   enqueueTimeoutMs?: number;
   admin?: { username: string; password: string };
+  rateLimit?: { max: number; durationMs: number };
 }) {
   const redis = createRedisConnection(redisUrl, { role: 'producer' });
   redis.on('error', () => {});
@@ -40,7 +43,15 @@ export async function startIngress({
     ...(enqueueTimeoutMs === undefined ? {} : { enqueueTimeoutMs }),
   });
   const app = await buildApp({
-    config: { dmsApiKeys: [API_KEY], webhookSecret: WEBHOOK_SECRET, syncUsers, admin },
+    config: {
+      dmsApiKeys: [API_KEY, OTHER_API_KEY],
+      webhookSecret: WEBHOOK_SECRET,
+      syncUsers,
+      admin,
+      ingressRateLimit: rateLimit,
+      queuePrefix: prefix,
+    },
+    redis,
     producer,
     queues,
     metrics: createIngressMetrics({ queues: { depths: () => queueDepths(queues) } }),
