@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { WORK_QUEUE_NAMES } from '@contact-linker/queues';
+import { QUEUE_NAMES } from '@contact-linker/queues';
 import { describe, expect, it } from 'vitest';
 
 interface SourceFile {
@@ -260,8 +260,8 @@ describe('repository structure', () => {
   it('has exactly one processor file per work queue', () => {
     expect(
       processorFiles(files),
-      'apps/worker/src/processors/ holds one <queue>.ts per WORK_QUEUE_NAMES entry, plus index.ts',
-    ).toEqual([...WORK_QUEUE_NAMES].sort());
+      'apps/worker/src/processors/ holds one <queue>.ts per catalog queue, plus index.ts',
+    ).toEqual([...QUEUE_NAMES].sort());
   });
 
   it('never casts request.body in the ingress', () => {
@@ -389,7 +389,7 @@ describe('each rule flags a planted violation', () => {
       file('apps/worker/src/processors/cleanup.ts', ''),
     ];
     expect(processorFiles(planted)).toEqual(['cleanup', 'link-contact']);
-    expect(processorFiles(planted)).not.toEqual([...WORK_QUEUE_NAMES].sort());
+    expect(processorFiles(planted)).not.toEqual([...QUEUE_NAMES].sort());
   });
 
   it('a request.body cast in the ingress', () => {

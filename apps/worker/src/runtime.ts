@@ -106,6 +106,7 @@ export function createWorkerRuntime({
         : {}),
     },
     notifyDms: { ...(dms ? { dms } : {}), appUrl: config.web1on1.appUrl, notifyState },
+    deadLetter: { queues },
   });
 
   const workers = startWorkers({

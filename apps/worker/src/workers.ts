@@ -98,6 +98,20 @@ export function startWorkers({
     return worker;
   });
 
+  // Dead letters get their own small worker: no retry policy (a letter is never dead-lettered
+  // again), one at a time, since parking and replaying are single Redis round trips.
+  const deadLetterWorker = new Worker(QUEUE.deadLetter, processors[QUEUE.deadLetter], {
+    connection,
+    prefix,
+    concurrency: 1,
+    lockDuration: lockDurationMs,
+    stalledInterval: stalledIntervalMs,
+  });
+  deadLetterWorker.on('error', (err) =>
+    logger.error({ err, queue: QUEUE.deadLetter }, 'worker error'),
+  );
+  workers.push(deadLetterWorker);
+
   return {
     workers,
     async close() {

@@ -46,13 +46,15 @@ export const queueCatalog = {
   },
   'dead-letter': {
     schema: DeadLetterJob,
-    result: z.unknown(),
-    jobOptions: { removeOnComplete: true, removeOnFail: true },
+    result: z.object({ queue: z.string(), jobId: z.string() }),
+    // A letter is parked as a failed job (kept until replayed or purged); "Retry" on it, from Bull
+    // Board or anywhere, runs it once more, which replays it onto its origin queue and removes it.
+    jobOptions: { removeOnComplete: true, removeOnFail: false },
   },
 } as const satisfies QueueCatalog;
 
 export type QueueName = keyof typeof queueCatalog;
-/** Queues whose jobs are processed by workers (the dead-letter queue only stores). */
+/** Queues whose jobs do the product's work, with retries and dead-lettering (not the dead letters). */
 export type WorkQueueName = Exclude<QueueName, 'dead-letter'>;
 export type JobData<Q extends QueueName> = z.output<(typeof queueCatalog)[Q]['schema']>;
 export type JobResult<Q extends QueueName> = z.output<(typeof queueCatalog)[Q]['result']>;

@@ -47,7 +47,10 @@ export async function moveToDeadLetter(
     failedAt: new Date().toISOString(),
     createdAt: new Date(job.timestamp).toISOString(),
   };
-  await dlq.add(job.name, letter, { jobId: deadLetterId(queue, jobId) });
+  await dlq.add(job.name, letter, {
+    ...jobOptionsFor(DEAD_LETTER_QUEUE, 1),
+    jobId: deadLetterId(queue, jobId),
+  });
 }
 
 export function toDeadLetterView(job: Job<DeadLetterJob>): DeadLetterView {
@@ -61,13 +64,26 @@ export function toDeadLetterView(job: Job<DeadLetterJob>): DeadLetterView {
   };
 }
 
-/** Dead letters, oldest first. They sit in the dead-letter queue's wait list; nothing consumes them. */
+/**
+ * Every state a letter can be in until it is replayed: just written (waiting), parked by the
+ * dead-letter worker (failed), or on its way back (active).
+ */
+const LETTER_STATES = ['failed', 'waiting', 'prioritized', 'delayed', 'active'] as const;
+
+async function allLetters(
+  dlq: TypedQueue<typeof DEAD_LETTER_QUEUE>,
+): Promise<Job<DeadLetterJob>[]> {
+  const jobs = await dlq.getJobs([...LETTER_STATES], 0, -1, true);
+  return jobs.filter((job): job is Job<DeadLetterJob> => job !== undefined);
+}
+
+/** Dead letters, oldest failure first. */
 export async function listDeadLetters(
   dlq: TypedQueue<typeof DEAD_LETTER_QUEUE>,
-  { start = 0, end = -1 }: { start?: number; end?: number } = {},
 ): Promise<DeadLetterView[]> {
-  const jobs = await dlq.getJobs(['waiting', 'prioritized', 'delayed'], start, end, true);
-  return jobs.filter((job): job is Job<DeadLetterJob> => job !== undefined).map(toDeadLetterView);
+  return (await allLetters(dlq))
+    .map(toDeadLetterView)
+    .sort((a, b) => a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id));
 }
 
 export type ReplayOutcome =
@@ -80,15 +96,20 @@ export type ReplayOutcome =
  * and re-added from the letter when retention already removed it. Safe to repeat after a crash: an
  * origin job that is no longer failed counts as replayed.
  */
-export async function replayDeadLetter(queues: QueueSet, id: string): Promise<ReplayOutcome> {
-  const letter = (await queues[DEAD_LETTER_QUEUE].getJob(id)) as Job<DeadLetterJob> | undefined;
-  if (!letter) return { replayed: false, reason: 'not_found' };
-  const { queue, jobId, name, data, attempts } = letter.data;
-  if (!isWorkQueueName(queue)) return { replayed: false, reason: 'unknown_queue' };
-
+/**
+ * Puts a letter's job back on its origin queue under its original id: retried in place when the
+ * origin job is still kept as failed (so `GET /jobs/:id` follows it), re-added from the letter when
+ * retention already removed it. An origin job that is no longer failed counts as replayed, so
+ * repeating this after a crash is safe.
+ */
+export async function replayLetter(
+  queues: QueueSet,
+  letter: DeadLetterJob,
+): Promise<{ queue: WorkQueueName; jobId: string } | undefined> {
+  const { queue, jobId, name, data, attempts } = letter;
+  if (!isWorkQueueName(queue)) return undefined;
   const origin = queues[queue];
   const existing = await origin.getJob(jobId);
-  let replayedId = jobId;
   if (existing === undefined) {
     // The letter holds data that passed the catalog schema when it was first enqueued. BullMQ
     // reserves integer ids for its own counter, so only a custom id (all of ours) is reused.
@@ -97,12 +118,22 @@ export async function replayDeadLetter(queues: QueueSet, id: string): Promise<Re
       ...jobOptionsFor(queue, attempts),
       ...(reuseId ? { jobId } : {}),
     });
-    replayedId = String(added.id);
-  } else if ((await existing.getState()) === 'failed') {
+    return { queue, jobId: String(added.id) };
+  }
+  if ((await existing.getState()) === 'failed') {
     await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   }
+  return { queue, jobId };
+}
+
+/** Replays one dead letter by id and removes it (the admin API and the CLI). */
+export async function replayDeadLetter(queues: QueueSet, id: string): Promise<ReplayOutcome> {
+  const letter = (await queues[DEAD_LETTER_QUEUE].getJob(id)) as Job<DeadLetterJob> | undefined;
+  if (!letter) return { replayed: false, reason: 'not_found' };
+  const replayed = await replayLetter(queues, letter.data);
+  if (!replayed) return { replayed: false, reason: 'unknown_queue' };
   await letter.remove();
-  return { replayed: true, queue, jobId: replayedId };
+  return { replayed: true, ...replayed };
 }
 
 /**
@@ -140,10 +171,7 @@ export async function purgeDeadLetters(queues: QueueSet): Promise<number> {
   const dlq = queues[DEAD_LETTER_QUEUE];
   let removed = 0;
   for (;;) {
-    const letters = (await dlq.getJobs(['waiting', 'prioritized', 'delayed'], 0, 499)) as Array<
-      Job<DeadLetterJob> | undefined
-    >;
-    const present = letters.filter((l): l is Job<DeadLetterJob> => l !== undefined);
+    const present = (await allLetters(dlq)).slice(0, 500);
     if (present.length === 0) return removed;
     for (const letter of present) {
       const { queue, jobId } = letter.data;

@@ -22,6 +22,7 @@ export {
   type ReplayOutcome,
   reconcileDeadLetters,
   replayDeadLetter,
+  replayLetter,
   toDeadLetterView,
 } from './dead-letters.ts';
 export {

@@ -23,6 +23,7 @@ it('exports exactly the public surface', async () => {
       "reconcileDeadLetters",
       "redisReady",
       "replayDeadLetter",
+      "replayLetter",
       "toDeadLetterView",
     ]
   `);
