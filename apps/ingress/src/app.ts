@@ -1,6 +1,7 @@
 import type { IngressConfig } from '@contact-linker/config';
 import type { IngressMetrics, Logger } from '@contact-linker/observability';
 import type { QueueSet } from '@contact-linker/queues';
+import helmet from '@fastify/helmet';
 import Fastify from 'fastify';
 import {
   serializerCompiler,
@@ -9,6 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import adminAuth from './plugins/admin-auth.ts';
+import { bullBoard } from './plugins/bull-board.ts';
 import dmsAuth from './plugins/dms-auth.ts';
 import docs from './plugins/docs.ts';
 import errorHandler from './plugins/error-handler.ts';
@@ -78,7 +80,10 @@ export async function buildApp({ config, producer, queues, redis, logger, metric
     const { username, password } = config.admin;
     await app.register(async (admin) => {
       await admin.register(adminAuth, { username, password });
+      admin.addHook('onRequest', admin.adminAuth);
+      await admin.register(helmet);
       await admin.register(adminRoutes, { queues });
+      await admin.register(bullBoard, { queues });
     });
   }
   return app;

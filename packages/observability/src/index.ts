@@ -8,4 +8,4 @@ export {
 } from './metrics.ts';
 export { type OpsServer, type OpsServerOptions, startOpsServer } from './ops-server.ts';
 export { loadConfigOrExit, onShutdown } from './process.ts';
-export { maskPii, REDACT_PATHS } from './redact.ts';
+export { maskDeep, maskPii, REDACT_PATHS } from './redact.ts';

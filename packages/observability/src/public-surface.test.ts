@@ -9,6 +9,7 @@ it('exports exactly the public surface', async () => {
       "createLogger",
       "createWorkerMetrics",
       "loadConfigOrExit",
+      "maskDeep",
       "maskPii",
       "onShutdown",
       "startOpsServer",

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, maskPii } from './index.ts';
+import { createLogger, maskDeep, maskPii } from './index.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -53,5 +53,33 @@ describe('createLogger', () => {
     expect(out).not.toContain('+31201234567');
     expect(out).toContain('j***@example.com');
     expect(out).toContain('[redacted]');
+  });
+});
+
+describe('maskDeep', () => {
+  it('masks contact fields by name and PII-looking strings anywhere, without touching the input', () => {
+    const input = {
+      dmsContactId: 'D-1',
+      email: 'jane.doe@example.com',
+      phoneE164: '+31612345678',
+      phoneRaw: '06 12345678',
+      notification: {
+        profile: { telephone: '+31201234567', name: 'Jane', note: 'mail jane@x.nl' },
+      },
+      list: ['+31612345678', 3, null],
+    };
+    const copy = structuredClone(input);
+    expect(maskDeep(input)).toEqual({
+      dmsContactId: 'D-1',
+      email: 'j***@example.com',
+      phoneE164: '+3********78',
+      phoneRaw: '06*******78',
+      notification: {
+        profile: { telephone: '+3********67', name: 'Jane', note: 'mail j***@x.nl' },
+      },
+      list: ['+3********78', 3, null],
+    });
+    expect(input).toEqual(copy);
+    expect(JSON.stringify(maskDeep(input))).not.toMatch(/jane\.doe|612345|201234/);
   });
 });

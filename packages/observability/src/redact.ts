@@ -40,3 +40,31 @@ export const REDACT_PATHS = [
   'headers["x-hub-signature"]',
   'headers["webhook-signature"]',
 ];
+
+const PII_KEYS = /^(email|telephone|phone|phoneE164|phoneRaw|mobile)$/i;
+
+/** Keeps the first character and the domain, or the first and last two digits. */
+function maskScalar(key: string | undefined, value: string): string {
+  if (key !== undefined && PII_KEYS.test(key)) {
+    const at = value.indexOf('@');
+    if (at > 0) return `${value[0]}***${value.slice(at)}`;
+    return value.length > 4
+      ? `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`
+      : '***';
+  }
+  return maskPii(JSON.stringify(value)).slice(1, -1);
+}
+
+/**
+ * A copy of `value` with emails and phone numbers masked: fields named like contact details
+ * entirely, and anything else that looks like one in any string. For showing job data to people
+ * (Bull Board); the stored data is never changed.
+ */
+export function maskDeep(value: unknown, key?: string): unknown {
+  if (typeof value === 'string') return maskScalar(key, value);
+  if (Array.isArray(value)) return value.map((item) => maskDeep(item));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, k)]));
+  }
+  return value;
+}

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ApiError } from '../errors.ts';
+import { errorBody } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** `onRequest` hook for `/admin/*`: HTTP basic auth with ADMIN_USERNAME / ADMIN_PASSWORD. */
-    adminAuth: (request: FastifyRequest) => Promise<void>;
+    adminAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
   }
 }
 
@@ -21,16 +21,17 @@ async function adminAuth(
   { username, password }: { username: string; password: string },
 ) {
   const expected = digest(`${username}:${password}`);
-  app.decorate('adminAuth', async (request: FastifyRequest) => {
+  app.decorate('adminAuth', async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
     const presented = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
-    if (!timingSafeEqual(digest(presented), expected)) {
-      throw new ApiError('unauthorized', {
-        message: 'Admin credentials required.',
-        headers: { 'www-authenticate': 'Basic realm="contact-linker admin", charset="UTF-8"' },
-      });
-    }
+    if (timingSafeEqual(digest(presented), expected)) return undefined;
+    // Answered here rather than thrown: Bull Board's routes carry their own error handler, which
+    // would drop the challenge header and reshape the body.
+    return reply
+      .code(401)
+      .header('www-authenticate', 'Basic realm="contact-linker admin", charset="UTF-8"')
+      .send(errorBody('unauthorized', 'Admin credentials required.'));
   });
 }
 

@@ -13,12 +13,10 @@ const DeadLetter = z.object({
 });
 
 /**
- * Operator endpoints under `/admin` (registered only when admin credentials are configured). Every
- * route runs behind `adminAuth`, which the parent registers as this scope's `onRequest` hook.
+ * Operator endpoints under `/admin` (registered only when admin credentials are configured). The
+ * admin scope in app.ts runs `adminAuth` as its `onRequest` hook before any of them.
  */
 export const adminRoutes: FastifyPluginAsyncZod<{ queues: QueueSet }> = async (app, { queues }) => {
-  app.addHook('onRequest', app.adminAuth);
-
   app.get(
     '/admin/dead-letters',
     {
