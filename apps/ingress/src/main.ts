@@ -10,6 +10,7 @@ import {
   createQueues,
   createRedisConnection,
   queueDepths,
+  warnUnlessNoEviction,
 } from '@contact-linker/queues';
 import { buildApp } from './app.ts';
 import { createProducer } from './producer.ts';
@@ -43,6 +44,7 @@ const producer = createProducer({
 const metrics = createIngressMetrics({ queues: { depths: () => queueDepths(queues) } });
 const app = await buildApp({ config, producer, queues, redis, logger, metrics });
 await app.listen({ port: config.port, host: config.host });
+void warnUnlessNoEviction(redis, logger);
 
 onShutdown(logger, async () => {
   await app.close();

@@ -6,7 +6,7 @@ import {
   onShutdown,
   startOpsServer,
 } from '@contact-linker/observability';
-import { createRedisConnection, redisReady } from '@contact-linker/queues';
+import { createRedisConnection, redisReady, warnUnlessNoEviction } from '@contact-linker/queues';
 import { createWorkerRuntime } from './runtime.ts';
 
 const config = loadConfigOrExit('worker', () => loadWorkerConfig(process.env));
@@ -37,6 +37,7 @@ const ops = await startOpsServer({
     body: await metrics.registry.metrics(),
   }),
 });
+void warnUnlessNoEviction(connection, logger);
 logger.info(
   { port: ops.port, concurrency: config.concurrency, notify: config.notify !== undefined },
   'worker started',

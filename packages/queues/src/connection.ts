@@ -54,3 +54,31 @@ export async function redisReady(redis: Redis, timeoutMs = 1000): Promise<boolea
     clearTimeout(timer);
   }
 }
+
+/**
+ * Redis's `maxmemory-policy`, or `undefined` where CONFIG is not allowed (managed Redis often
+ * disables it). Anything but `noeviction` lets Redis drop queued jobs silently under memory pressure,
+ * so both processes warn about it at start.
+ */
+export async function evictionPolicy(redis: Redis): Promise<string | undefined> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
+    return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Logs a warning when Redis may evict keys; a no-op when the policy is safe or unknown. */
+export async function warnUnlessNoEviction(
+  redis: Redis,
+  logger: { warn(obj: object, msg: string): void },
+): Promise<void> {
+  const policy = await evictionPolicy(redis);
+  if (policy !== undefined && policy !== 'noeviction') {
+    logger.warn(
+      { maxmemoryPolicy: policy },
+      'Redis maxmemory-policy is not noeviction: under memory pressure Redis may delete queued jobs',
+    );
+  }
+}

@@ -12,7 +12,13 @@ export {
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from './catalog.ts';
-export { createRedisConnection, type RedisRole, redisReady } from './connection.ts';
+export {
+  createRedisConnection,
+  evictionPolicy,
+  type RedisRole,
+  redisReady,
+  warnUnlessNoEviction,
+} from './connection.ts';
 export {
   type DeadLetterView,
   deadLetterId,

@@ -13,6 +13,7 @@ it('exports exactly the public surface', async () => {
       "createQueues",
       "createRedisConnection",
       "deadLetterId",
+      "evictionPolicy",
       "isWorkQueueName",
       "jobOptionsFor",
       "listDeadLetters",
@@ -25,6 +26,7 @@ it('exports exactly the public surface', async () => {
       "replayDeadLetter",
       "replayLetter",
       "toDeadLetterView",
+      "warnUnlessNoEviction",
     ]
   `);
 });
