@@ -17,6 +17,7 @@ import {
 } from '@contact-linker/queues';
 import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
+import { createGroupCommit } from './group-commit.ts';
 
 /** Web1on1 may resend an event; an id seen within this window is not enqueued again. */
 const WEBHOOK_DEDUP_MS = 24 * 3600 * 1000;
@@ -98,23 +99,30 @@ export function createProducer({
 }: ProducerOptions) {
   const linkQueue = queues[QUEUE.linkContact];
   const notifyQueue = queues[QUEUE.notifyDms];
+  // Single events from concurrent requests share one pipelined addBulk (one Redis round trip).
+  const addLive = createGroupCommit(async (jobs: Parameters<typeof linkQueue.addBulk>[0]) =>
+    (await linkQueue.addBulk(jobs)).map((job) => String(job.id)),
+  );
   const seenKey = (eventId: string) => `${prefix}:webhook-seen:${eventId}`;
 
   return {
     async enqueueContact(event: DmsContactEvent): Promise<{ jobId: string }> {
       const data = toLinkContactJob(event, defaultPhoneCountry);
-      const jobId = randomUUID();
-      const job = await withDeadline(
-        linkQueue.add('dms.contact', data, {
-          ...jobOptionsFor(QUEUE.linkContact, attempts),
-          ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
-          jobId,
-          // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
-          deduplication: { id: `contact-${contentKey(data)}` },
+      const jobId = await withDeadline(
+        addLive({
+          name: 'dms.contact',
+          data,
+          opts: {
+            ...jobOptionsFor(QUEUE.linkContact, attempts),
+            ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
+            jobId: randomUUID(),
+            // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
+            deduplication: { id: `contact-${contentKey(data)}` },
+          },
         }),
         enqueueTimeoutMs,
       );
-      return { jobId: String(job.id) };
+      return { jobId };
     },
 
     /**
