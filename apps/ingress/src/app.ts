@@ -81,7 +81,10 @@ export async function buildApp({ config, producer, queues, redis, logger, metric
     await app.register(async (admin) => {
       await admin.register(adminAuth, { username, password });
       admin.addHook('onRequest', admin.adminAuth);
-      await admin.register(helmet);
+      // No upgrade-insecure-requests: behind plain HTTP it would rewrite the board's own assets.
+      await admin.register(helmet, {
+        contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+      });
       await admin.register(adminRoutes, { queues });
       await admin.register(bullBoard, { queues });
     });

@@ -1,19 +1,19 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type DmsContactEvent,
-  LinkContactJob,
   type LinkContactResult,
   NotifyDmsJob,
-  normalizeEmail,
-  normalizePhone,
 } from '@contact-linker/contracts';
 import {
+  bulkJobs,
+  contentKey,
   deadLetterId,
   jobOptionsFor,
   PRIORITY,
   QUEUE,
   type QueueSet,
   redisReady,
+  toLinkContactJob,
 } from '@contact-linker/queues';
 import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
@@ -43,32 +43,6 @@ export interface ProducerOptions {
    * @defaultValue 800
    */
   enqueueTimeoutMs?: number;
-}
-
-/** Turns a validated DMS event into job data: normalised, and only the fields the worker needs. */
-export function toLinkContactJob(
-  event: DmsContactEvent,
-  defaultPhoneCountry: string,
-  now = new Date(),
-): LinkContactJob {
-  const phone = event.telephone ?? event.phone;
-  const phoneE164 = phone === undefined ? undefined : normalizePhone(phone, defaultPhoneCountry);
-  return LinkContactJob.parse({
-    dmsContactId: String(event.id),
-    organization: event.organization,
-    email: event.email === undefined ? undefined : normalizeEmail(event.email),
-    phoneE164,
-    phoneRaw: phone !== undefined && phone !== phoneE164 ? phone : undefined,
-    receivedAt: now.toISOString(),
-  });
-}
-
-/** Same organization, id, email and phone after normalisation → same key → one pending job. */
-export function contentKey(job: LinkContactJob): string {
-  const phone = job.phoneE164 ?? job.phoneRaw ?? '';
-  return createHash('sha256')
-    .update(JSON.stringify([job.organization, job.dmsContactId, job.email ?? '', phone]))
-    .digest('base64url');
 }
 
 async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -133,19 +107,7 @@ export function createProducer({
      */
     async enqueueContacts(events: DmsContactEvent[]): Promise<{ accepted: number }> {
       if (events.length === 0) return { accepted: 0 };
-      const jobs = events.map((event) => {
-        const data = toLinkContactJob(event, defaultPhoneCountry);
-        return {
-          name: 'dms.contact.bulk',
-          data,
-          opts: {
-            ...jobOptionsFor(QUEUE.linkContact, attempts),
-            priority: PRIORITY.bulk,
-            jobId: randomUUID(),
-            deduplication: { id: `contact-${contentKey(data)}` },
-          },
-        };
-      });
+      const jobs = bulkJobs(events, { attempts, defaultPhoneCountry });
       await withDeadline(linkQueue.addBulk(jobs), enqueueTimeoutMs * 4);
       return { accepted: jobs.length };
     },

@@ -44,6 +44,7 @@ describe('Bull Board at /admin/queues', () => {
     expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
     expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(res.headers['strict-transport-security']).toEqual(expect.any(String));
+    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
   });
 
   test('lists the three queues and masks emails and phones in job data', async ({ ingress }) => {

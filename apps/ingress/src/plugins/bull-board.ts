@@ -8,7 +8,7 @@ import { errorBody } from '../errors.ts';
 
 const BASE_PATH = '/admin/queues';
 
-// Editing or adding jobs by hand would bypass validation, and an operator editing masked data
+// Editing or adding jobs by hand (the UI's "duplicate" is an add) would bypass validation, and an operator editing masked data
 // would write the stars back; emptying a queue would drop accepted work. None of it is offered.
 const FORBIDDEN_ACTIONS =
   /^\/admin\/queues\/api\/queues\/[^/]+\/(?:add|empty|obliterate|[^/]+\/update-data)$/;

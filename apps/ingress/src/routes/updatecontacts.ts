@@ -1,4 +1,5 @@
 import { DmsContactBulk, DmsContactEvent } from '@contact-linker/contracts';
+import { describeIssues } from '@contact-linker/queues';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
@@ -7,15 +8,6 @@ const BulkQueued = z.object({
   accepted: z.number(),
   rejected: z.array(z.object({ index: z.number(), error: z.string() })),
 });
-
-/** One line per problem of an item, e.g. `id: must be 1-128 characters …; email: Invalid email`. */
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) =>
-      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
-    )
-    .join('; ');
-}
 
 export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -38,7 +30,7 @@ export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
       request.body.contacts.forEach((item, index) => {
         const parsed = DmsContactEvent.safeParse(item);
         if (parsed.success) valid.push(parsed.data);
-        else rejected.push({ index, error: describe(parsed.error) });
+        else rejected.push({ index, error: describeIssues(parsed.error) });
       });
       const { accepted } = await app.producer.enqueueContacts(valid);
       return reply.code(202).send({ status: 'queued', accepted, rejected });
