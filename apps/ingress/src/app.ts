@@ -9,6 +9,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { clientErrorHandler, frameworkErrors, requestSummary, TIMEOUTS } from './http-hardening.ts';
 import adminAuth from './plugins/admin-auth.ts';
 import { bullBoard } from './plugins/bull-board.ts';
 import dmsAuth from './plugins/dms-auth.ts';
@@ -42,14 +43,21 @@ export interface AppDeps {
 
 /** Builds the ingress without listening, so tests drive it through `inject` or a real socket. */
 export async function buildApp({ config, producer, queues, redis, logger, metrics }: AppDeps) {
+  // Fastify reads serializers from the instance it is given; ours logs the path without the query.
+  const requestLogger = Object.assign(logger.child({}), { serializers: { req: requestSummary } });
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: requestLogger,
+    ...TIMEOUTS,
+    clientErrorHandler,
+    frameworkErrors,
     // While closing, new requests get 503 and idle keep-alive sockets are dropped, so a rolling
     // deploy drains quickly.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     bodyLimit: 64 * 1024,
   }).withTypeProvider<ZodTypeProvider>();
+  // Headers must arrive within the idle timeout too; Node's default would allow a minute.
+  app.server.headersTimeout = TIMEOUTS.connectionTimeout;
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

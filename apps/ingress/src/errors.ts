@@ -15,8 +15,10 @@ export const API_ERRORS = {
   forbidden: { status: 403, message: 'Verification request refused.' },
   not_found: { status: 404, message: 'Not found.' },
   payload_too_large: { status: 413, message: 'The body is larger than this endpoint accepts.' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   unsupported_media_type: { status: 415, message: 'Only application/json bodies are accepted.' },
   rate_limited: { status: 429, message: 'Too many requests for this API key; retry later.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal_error: { status: 500, message: 'Internal error.' },
   queue_unavailable: { status: 503, message: 'The queue is unavailable; retry later.' },
 } as const satisfies Record<string, { status: number; message: string }>;

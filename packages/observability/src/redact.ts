@@ -3,7 +3,8 @@
  * also catches PII that reached a log through a free-text message or an error string, where
  * path-based redaction cannot see it.
  */
-const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
+// Also in URL-encoded form (`%40`), as found in query strings.
+const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(?:@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g;
 // A JSON string value that is entirely a phone number: `+` and 7-15 digits, or a national number
 // with separators. Requiring the whole quoted value keeps timestamps and ids out of it.
 const PHONE = /"(\+?)([\d(])([\d ().-]{5,18})(\d{2})"/g;
