@@ -21,7 +21,7 @@ export function createGroupCommit<T, R>(
     if (batch.length === 0) return;
     try {
       const results = await flush(batch.map((entry) => entry.item));
-      batch.forEach((entry, i) => entry.resolve(results[i] as R));
+      for (const [i, entry] of batch.entries()) entry.resolve(results[i] as R);
     } catch (error) {
       for (const entry of batch) entry.reject(error);
     }
