@@ -1,6 +1,6 @@
 import type { IngressConfig } from '@contact-linker/config';
 import type { IngressMetrics, Logger } from '@contact-linker/observability';
-import type { QueueSet } from '@contact-linker/queues';
+import type { QueueSet, RedisClient } from '@contact-linker/queues';
 import helmet from '@fastify/helmet';
 import Fastify from 'fastify';
 import {
@@ -8,7 +8,6 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import { clientErrorHandler, frameworkErrors, requestSummary, TIMEOUTS } from './http-hardening.ts';
 import adminAuth from './plugins/admin-auth.ts';
 import { bullBoard } from './plugins/bull-board.ts';
@@ -33,7 +32,7 @@ export interface AppDeps {
     'dmsApiKeys' | 'webhookSecret' | 'syncUsers' | 'admin' | 'ingressRateLimit' | 'queuePrefix'
   >;
   /** The producer connection; the per-key rate limit counts in it. */
-  redis: Redis;
+  redis: RedisClient;
   producer: Producer;
   /** The queues behind `/admin`. */
   queues: QueueSet;

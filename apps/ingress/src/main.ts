@@ -21,6 +21,7 @@ const logger = createLogger({ level: config.logLevel, name: 'ingress' });
 const redis = createRedisConnection(config.redisUrl, {
   role: 'producer',
   name: 'contact-linker:ingress',
+  clusterNodes: config.redisClusterNodes,
 });
 let redisDown = false;
 redis.on('error', (err) => {

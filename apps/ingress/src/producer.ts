@@ -12,10 +12,10 @@ import {
   PRIORITY,
   QUEUE,
   type QueueSet,
+  type RedisClient,
   redisReady,
   toLinkContactJob,
 } from '@contact-linker/queues';
-import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
 import { createGroupCommit } from './group-commit.ts';
 
@@ -34,7 +34,7 @@ export interface ContactJobStatus {
 export interface ProducerOptions {
   queues: QueueSet;
   /** The producer connection, for the webhook dedup marker and readiness. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   attempts: number;
   defaultPhoneCountry: string;

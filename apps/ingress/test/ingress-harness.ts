@@ -20,6 +20,7 @@ export async function startIngress({
   enqueueTimeoutMs,
   admin,
   rateLimit = { max: 1000, durationMs: 1000 },
+  clusterNodes,
 }: {
   redisUrl: string;
   prefix: string;
@@ -27,8 +28,10 @@ export async function startIngress({
   enqueueTimeoutMs?: number;
   admin?: { username: string; password: string };
   rateLimit?: { max: number; durationMs: number };
+  /** Connect to this Redis Cluster instead of `redisUrl`. */
+  clusterNodes?: string[];
 }) {
-  const redis = createRedisConnection(redisUrl, { role: 'producer' });
+  const redis = createRedisConnection(redisUrl, { role: 'producer', clusterNodes });
   redis.on('error', () => {});
   // Disconnecting while ioredis is still connecting makes its ready check fail loudly; tests that
   // never touch Redis would otherwise do exactly that.

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransientError } from '@contact-linker/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@contact-linker/queues';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface ContactLockOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /**
    * How long a holder may keep the lock; it expires on its own if the holder dies. Longer than the

@@ -15,6 +15,7 @@ const logger = createLogger({ level: config.logLevel, name: 'worker' });
 const connection = createRedisConnection(config.redisUrl, {
   role: 'worker',
   name: 'contact-linker:worker',
+  clusterNodes: config.redisClusterNodes,
 });
 let redisDown = false;
 connection.on('error', (err) => {

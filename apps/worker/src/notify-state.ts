@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NotifiedProfile } from '@contact-linker/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@contact-linker/queues';
 
 /** How long the last-notified state of a contact is kept; a contact quiet for longer is re-sent once. */
 const STATE_TTL_S = 30 * 24 * 3600;
@@ -17,7 +17,7 @@ export function fingerprint(profile: NotifiedProfile, conversation: string | nul
  * sends because this service added a link is not echoed back. `SET … GET` swaps and compares in one
  * atomic command, so two workers handling updates of one contact cannot both decide "changed".
  */
-export function createNotifyState(redis: Redis, prefix: string) {
+export function createNotifyState(redis: RedisClient, prefix: string) {
   const key = (contactId: string) => `${prefix}:notify-state:${contactId}`;
   return {
     /**

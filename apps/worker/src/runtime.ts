@@ -6,6 +6,7 @@ import {
   createQueues,
   jobOptionsFor,
   QUEUE,
+  type RedisClient,
   reconcileDeadLetters,
 } from '@contact-linker/queues';
 import {
@@ -14,7 +15,6 @@ import {
   createWeb1on1Client,
   type Web1on1Client,
 } from '@contact-linker/web1on1';
-import type { Redis } from 'ioredis';
 import { createContactLock } from './contact-lock.ts';
 import { createNotifyState } from './notify-state.ts';
 import { createProcessors } from './processors/index.ts';
@@ -28,7 +28,7 @@ export type WorkerRuntimeConfig = Pick<
 export interface WorkerRuntimeDeps {
   config: WorkerRuntimeConfig;
   /** A `worker`-role connection, owned by the caller. */
-  connection: Redis;
+  connection: RedisClient;
   logger: Logger;
   /**
    * @defaultValue a chipchat client built from `config.web1on1`, with the shared request budget,

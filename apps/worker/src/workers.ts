@@ -3,17 +3,17 @@ import {
   moveToDeadLetter,
   QUEUE,
   type QueueSet,
+  type RedisClient,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from '@contact-linker/queues';
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ProcessorTable } from './processors/index.ts';
 import { withRetryPolicy } from './retry-policy.ts';
 
 export interface WorkerDeps {
   /** A `worker`-role connection; BullMQ duplicates it for its blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   queues: QueueSet;
   prefix: string;
   processors: ProcessorTable;

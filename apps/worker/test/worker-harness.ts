@@ -25,6 +25,8 @@ export async function startWorkerStack({
   notify = true,
   concurrency = 4,
   shared,
+  clusterNodes,
+  rateLimit = { max: 1000, durationMs: 1000 },
 }: {
   redisUrl: string;
   prefix: string;
@@ -33,11 +35,15 @@ export async function startWorkerStack({
   concurrency?: number;
   /** Sandboxes owned by the caller, for tests that run several worker stacks against one API. */
   shared?: { web1on1: Web1on1Sandbox; dms: DmsSandbox; secret: string };
+  /** Connect to this Redis Cluster instead of `redisUrl`. */
+  clusterNodes?: string[];
+  /** @defaultValue no budget to speak of (1000/1s) */
+  rateLimit?: { max: number; durationMs: number };
 }) {
   const web1on1 = shared?.web1on1 ?? (await startWeb1on1Sandbox({ organizationId: ORG }));
   const secret = shared?.secret ?? makeWebhookSecret();
   const dms = shared?.dms ?? (await startDmsSandbox({ secret }));
-  const connection = createRedisConnection(redisUrl, { role: 'worker' });
+  const connection = createRedisConnection(redisUrl, { role: 'worker', clusterNodes });
   const config: WorkerRuntimeConfig = {
     queuePrefix: prefix,
     web1on1: {
@@ -46,7 +52,7 @@ export async function startWorkerStack({
       refreshToken: web1on1.refreshToken,
       botEmail: web1on1.botEmail,
       appUrl: APP_URL,
-      rateLimit: { max: 1000, durationMs: 1000 },
+      rateLimit,
     },
     link: {
       urlTemplate: 'https://dms.example.test/customer/{id}/',

@@ -65,6 +65,17 @@ describe('loadIngressConfig', () => {
     ]);
   });
 
+  it('reads REDIS_CLUSTER_NODES as a list of host:port', () => {
+    expect(loadIngressConfig(valid).redisClusterNodes).toBeUndefined();
+    expect(
+      loadIngressConfig({ ...valid, REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-2:7001' })
+        .redisClusterNodes,
+    ).toEqual(['10.0.0.1:7000', 'redis-2:7001']);
+    expect(problems(() => loadIngressConfig({ ...valid, REDIS_CLUSTER_NODES: 'redis-1' }))).toEqual(
+      ['REDIS_CLUSTER_NODES: must be host:port entries separated by commas'],
+    );
+  });
+
   it('rejects short API keys', () => {
     expect(problems(() => loadIngressConfig({ ...valid, DMS_API_KEYS: 'short' }))).toEqual([
       'DMS_API_KEYS: every key must be at least 16 characters',

@@ -94,3 +94,23 @@ export const httpUrl = (fallback: string) =>
   z.preprocess(blankToUndefined, httpUrlSchema().default(fallback));
 
 export const optionalHttpUrl = z.preprocess(blankToUndefined, httpUrlSchema().optional());
+
+/** `host:port,host:port,…` of Redis Cluster nodes; unset means a single Redis at REDIS_URL. */
+export const clusterNodes = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const nodes = value
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n.length > 0);
+      if (nodes.length === 0 || nodes.some((n) => !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(n))) {
+        ctx.addIssue({ code: 'custom', message: 'must be host:port entries separated by commas' });
+        return z.NEVER;
+      }
+      return nodes;
+    }),
+);

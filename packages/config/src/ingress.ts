@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   boolean,
+  clusterNodes,
   logLevel,
   optionalString,
   phoneCountry,
@@ -22,6 +23,7 @@ const requiredSecret = (name: string) =>
 export const IngressConfig = z
   .object({
     REDIS_URL: redisUrl,
+    REDIS_CLUSTER_NODES: clusterNodes,
     QUEUE_PREFIX: queuePrefix,
     PORT: port(4002),
     HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('0.0.0.0')),
@@ -55,6 +57,7 @@ export const IngressConfig = z
   })
   .transform((c) => ({
     redisUrl: c.REDIS_URL,
+    redisClusterNodes: c.REDIS_CLUSTER_NODES,
     queuePrefix: c.QUEUE_PREFIX,
     port: c.PORT,
     host: c.HOST,

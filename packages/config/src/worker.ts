@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  clusterNodes,
   httpUrl,
   logLevel,
   optionalHttpUrl,
@@ -26,6 +27,7 @@ const jwt = z
 export const WorkerConfig = z
   .object({
     REDIS_URL: redisUrl,
+    REDIS_CLUSTER_NODES: clusterNodes,
     QUEUE_PREFIX: queuePrefix,
     WEB1ON1_API_URL: httpUrl('https://api.web1on1.chat'),
     WEB1ON1_TOKEN: jwt,
@@ -55,6 +57,7 @@ export const WorkerConfig = z
   })
   .transform((c) => ({
     redisUrl: c.REDIS_URL,
+    redisClusterNodes: c.REDIS_CLUSTER_NODES,
     queuePrefix: c.QUEUE_PREFIX,
     web1on1: {
       apiUrl: c.WEB1ON1_API_URL,

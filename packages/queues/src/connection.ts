@@ -1,6 +1,21 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisRole = 'producer' | 'worker';
+
+/** A single Redis or a Redis Cluster: every command this project sends works on both. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectionOptions {
+  role: RedisRole;
+  name?: string;
+  overrides?: RedisOptions;
+  /**
+   * `host:port` of some Cluster nodes (REDIS_CLUSTER_NODES): connects to the Cluster instead of
+   * `url`. Every key this project writes starts with the hash-tagged QUEUE_PREFIX, so each job's and
+   * each lock's keys share one slot, as BullMQ's Lua scripts require.
+   */
+  clusterNodes?: readonly string[];
+}
 
 /**
  * The one place that opens Redis connections.
@@ -12,8 +27,13 @@ export type RedisRole = 'producer' | 'worker';
  */
 export function createRedisConnection(
   url: string,
-  { role, name, overrides = {} }: { role: RedisRole; name?: string; overrides?: RedisOptions },
-): Redis {
+  options: RedisConnectionOptions & { clusterNodes?: undefined },
+): Redis;
+export function createRedisConnection(url: string, options: RedisConnectionOptions): RedisClient;
+export function createRedisConnection(
+  url: string,
+  { role, name, overrides = {}, clusterNodes }: RedisConnectionOptions,
+): RedisClient {
   const reconnect = (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000);
   const base: RedisOptions =
     role === 'producer'
@@ -28,18 +48,33 @@ export function createRedisConnection(
           maxRetriesPerRequest: null,
           retryStrategy: reconnect,
         };
-  return new Redis(url, {
+  const redisOptions: RedisOptions = {
     ...base,
     ...(name === undefined ? {} : { connectionName: name }),
     ...overrides,
-  });
+  };
+  if (clusterNodes && clusterNodes.length > 0) {
+    const cluster: ClusterOptions = {
+      redisOptions,
+      enableOfflineQueue: redisOptions.enableOfflineQueue ?? true,
+      clusterRetryStrategy: reconnect,
+    };
+    return new Cluster(
+      clusterNodes.map((node) => {
+        const [host, port] = node.split(':');
+        return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+      }),
+      cluster,
+    );
+  }
+  return new Redis(url, redisOptions);
 }
 
 /**
  * Whether Redis answers PING within `timeoutMs`. Worker connections queue commands while
  * disconnected, so a bare `ping()` would hang a readiness probe until Redis came back.
  */
-export async function redisReady(redis: Redis, timeoutMs = 1000): Promise<boolean> {
+export async function redisReady(redis: RedisClient, timeoutMs = 1000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -60,7 +95,7 @@ export async function redisReady(redis: Redis, timeoutMs = 1000): Promise<boolea
  * disables it). Anything but `noeviction` lets Redis drop queued jobs silently under memory pressure,
  * so both processes warn about it at start.
  */
-export async function evictionPolicy(redis: Redis): Promise<string | undefined> {
+export async function evictionPolicy(redis: RedisClient): Promise<string | undefined> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
     return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
@@ -71,7 +106,7 @@ export async function evictionPolicy(redis: Redis): Promise<string | undefined> 
 
 /** Logs a warning when Redis may evict keys; a no-op when the policy is safe or unknown. */
 export async function warnUnlessNoEviction(
-  redis: Redis,
+  redis: RedisClient,
   logger: { warn(obj: object, msg: string): void },
 ): Promise<void> {
   const policy = await evictionPolicy(redis);

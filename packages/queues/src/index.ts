@@ -15,6 +15,8 @@ export {
 export {
   createRedisConnection,
   evictionPolicy,
+  type RedisClient,
+  type RedisConnectionOptions,
   type RedisRole,
   redisReady,
   warnUnlessNoEviction,
@@ -31,6 +33,14 @@ export {
   replayLetter,
   toDeadLetterView,
 } from './dead-letters.ts';
+export {
+  type BulkJobsOptions,
+  bulkJobs,
+  contentKey,
+  describeIssues,
+  type LinkContactBulkJob,
+  toLinkContactJob,
+} from './link-contact-jobs.ts';
 export {
   closeQueues,
   createQueues,

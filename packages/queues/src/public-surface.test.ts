@@ -9,10 +9,13 @@ it('exports exactly the public surface', async () => {
       "QUEUE",
       "QUEUE_NAMES",
       "WORK_QUEUE_NAMES",
+      "bulkJobs",
       "closeQueues",
+      "contentKey",
       "createQueues",
       "createRedisConnection",
       "deadLetterId",
+      "describeIssues",
       "evictionPolicy",
       "isWorkQueueName",
       "jobOptionsFor",
@@ -26,6 +29,7 @@ it('exports exactly the public surface', async () => {
       "replayDeadLetter",
       "replayLetter",
       "toDeadLetterView",
+      "toLinkContactJob",
       "warnUnlessNoEviction",
     ]
   `);

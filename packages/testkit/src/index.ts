@@ -2,5 +2,6 @@
 export * from './dms-sandbox.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';
+export * from './redis-cluster.ts';
 export * from './wait-for.ts';
 export * from './web1on1-sandbox.ts';

@@ -4,6 +4,7 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
+      "deleteClusterKeysWithPrefix",
       "deleteKeysWithPrefix",
       "makeWebhookSecret",
       "parsePrometheusText",
@@ -13,6 +14,7 @@ it('exports exactly the public surface', async () => {
       "startDmsSandbox",
       "startPrivateRedis",
       "startRedis",
+      "startRedisCluster",
       "startWeb1on1Sandbox",
       "uniquePrefix",
       "waitFor",

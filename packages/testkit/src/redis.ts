@@ -39,6 +39,8 @@ export interface PrivateRedisOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
   /** @defaultValue a free port */
   port?: number;
+  /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  extraArgs?: readonly string[];
 }
 
 const REDIS_SERVER = 'redis-server';
@@ -133,6 +135,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     join(dir, 'redis.log'),
     '--daemonize',
     'no',
+    ...(opts.extraArgs ?? []),
   ];
 
   async function start(): Promise<void> {

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError } from '@contact-linker/contracts';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisSlidingWindowRateLimiter } from 'sliding-window-rate-limiter';
 
 export interface Web1on1BudgetOptions {
   /** Shared Redis (any role); every process using the same `prefix` shares one budget. */
-  redis: Redis;
+  redis: Redis | Cluster;
   /** Key prefix (QUEUE_PREFIX), hash-tagged so the keys live in one Cluster slot. */
   prefix: string;
   /** Most requests in any window of `durationMs`. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Web1on1TokenStore, Web1on1Tokens } from './client.ts';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -13,7 +13,7 @@ export function createRedisTokenStore({
   redis,
   prefix,
 }: {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
 }): Web1on1TokenStore {
   const tokensKey = `${prefix}:web1on1:tokens`;

@@ -1,11 +1,11 @@
+import type { RedisClient } from '@contact-linker/queues';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.ts';
 
 export interface IngressRateLimitOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   max: number;
   durationMs: number;

@@ -1,0 +1,95 @@
+/**
+ * Link-contact job building, shared by every producer of those jobs (the ingress's
+ * `/updatecontact(s)` and the CLI's `seed`), so a contact enqueued from a file is validated,
+ * normalised and deduplicated exactly like one posted to the API.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type DmsContactEvent,
+  LinkContactJob,
+  normalizeEmail,
+  normalizePhone,
+} from '@contact-linker/contracts';
+import type { z } from 'zod';
+import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
+import type { TypedQueue } from './queues.ts';
+
+/** Turns a validated DMS event into job data: normalised, and only the fields the worker needs. */
+export function toLinkContactJob(
+  event: DmsContactEvent,
+  defaultPhoneCountry: string,
+  now = new Date(),
+): LinkContactJob {
+  const phone = event.telephone ?? event.phone;
+  const phoneE164 = phone === undefined ? undefined : normalizePhone(phone, defaultPhoneCountry);
+  return LinkContactJob.parse({
+    dmsContactId: String(event.id),
+    organization: event.organization,
+    email: event.email === undefined ? undefined : normalizeEmail(event.email),
+    phoneE164,
+    phoneRaw: phone !== undefined && phone !== phoneE164 ? phone : undefined,
+    receivedAt: now.toISOString(),
+  });
+}
+
+/** Same organization, id, email and phone after normalisation → same key → one pending job. */
+export function contentKey(job: LinkContactJob): string {
+  const phone = job.phoneE164 ?? job.phoneRaw ?? '';
+  return createHash('sha256')
+    .update(JSON.stringify([job.organization, job.dmsContactId, job.email ?? '', phone]))
+    .digest('base64url');
+}
+
+/** One entry of `addBulk` on the link-contact queue. */
+export type LinkContactBulkJob = Parameters<
+  TypedQueue<typeof QUEUE.linkContact>['addBulk']
+>[0][number];
+
+export interface BulkJobsOptions {
+  /** Attempts before a job is dead-lettered (`JOB_ATTEMPTS`). */
+  attempts: number;
+  /** Region for national phone numbers (`DEFAULT_PHONE_COUNTRY`). */
+  defaultPhoneCountry: string;
+  /**
+   * The BullMQ job id of the event at `index`. A deterministic id makes a replayed add a no-op
+   * for as long as the job is retained (BullMQ ignores an add whose id exists); it must not be an
+   * integer and must not contain `:`.
+   * @defaultValue a random UUID per job
+   */
+  jobId?: (index: number) => string;
+  /** @defaultValue the current time */
+  now?: Date;
+}
+
+/**
+ * The `addBulk` entries for DMS events from a bulk source: bulk priority (below live events), the
+ * queue's catalog options, and the same content deduplication as single events, so an event whose
+ * normalised content is already pending is not queued twice.
+ */
+export function bulkJobs(
+  events: readonly DmsContactEvent[],
+  { attempts, defaultPhoneCountry, jobId = () => randomUUID(), now = new Date() }: BulkJobsOptions,
+): LinkContactBulkJob[] {
+  return events.map((event, index) => {
+    const data = toLinkContactJob(event, defaultPhoneCountry, now);
+    return {
+      name: 'dms.contact.bulk',
+      data,
+      opts: {
+        ...jobOptionsFor(QUEUE.linkContact, attempts),
+        priority: PRIORITY.bulk,
+        jobId: jobId(index),
+        deduplication: { id: `contact-${contentKey(data)}` },
+      },
+    };
+  });
+}
+
+/** One line per problem of an item, e.g. `id: must be 1-128 characters …; email: Invalid email`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) =>
+      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+    )
+    .join('; ');
+}
