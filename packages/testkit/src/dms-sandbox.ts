@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { readBody, sendJson } from './http-util.ts';
 
 /** One HTTP request the sandbox received (control requests under `/_sandbox/` are not recorded). */
 export interface DmsDelivery {
@@ -81,9 +82,6 @@ export interface DmsSandboxOptions {
 export function makeWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
-
-// Larger bodies are refused: no real notification comes near it, and the sandbox keeps every body.
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 type Outcome =
   | { kind: 'hang' }
@@ -265,28 +263,6 @@ export async function startDmsSandbox(opts: DmsSandboxOptions): Promise<DmsSandb
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.destroyed || res.headersSent) return;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }
 
 function parseJson(raw: string): unknown {

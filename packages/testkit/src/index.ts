@@ -1,5 +1,6 @@
 // Each line re-exports one part of the kit; the file named owns its exports.
 export * from './dms-sandbox.ts';
+export { maxInSlidingWindow } from './http-util.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';
 export * from './redis-cluster.ts';

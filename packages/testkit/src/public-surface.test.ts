@@ -7,6 +7,7 @@ it('exports exactly the public surface', async () => {
       "deleteClusterKeysWithPrefix",
       "deleteKeysWithPrefix",
       "makeWebhookSecret",
+      "maxInSlidingWindow",
       "parsePrometheusText",
       "redisTest",
       "sampleValue",

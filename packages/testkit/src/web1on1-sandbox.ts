@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody, sendJson } from './http-util.ts';
 
 /** A contact as the sandbox stores it; every field beyond the typed ones is kept and returned as-is. */
 export interface SandboxContact {
@@ -109,7 +110,6 @@ export function signHubSignature(rawBody: string, secret: string): string {
 
 // Query parameters the Web1on1 API treats as paging/projection options rather than filters.
 const RESERVED_QUERY = new Set(['limit', 'offset', 'sort', 'select', 'populate']);
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
 const DEFAULT_TOKEN_TTL_SEC = 86_400;
 const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
 
@@ -641,28 +641,6 @@ function matches(actual: unknown, expected: string): boolean {
 function nonNegativeInt(value: string | null): number | undefined {
   if (value === null || !/^\d+$/.test(value)) return undefined;
   return Number(value);
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.destroyed || res.headersSent) return;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(body));
 }
 
 function tryParseJson(raw: string): { ok: true; value: unknown } | { ok: false } {

@@ -1,5 +1,5 @@
 import { RateLimitedError } from '@contact-linker/contracts';
-import { redisTest } from '@contact-linker/testkit';
+import { maxInSlidingWindow, redisTest } from '@contact-linker/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { createWeb1on1Budget } from './index.ts';
@@ -11,17 +11,6 @@ const test = redisTest.extend('connections', async ({ redisUrl }, { onCleanup })
   });
   return connections;
 });
-
-/** Most timestamps in any window [t, t + windowMs). */
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 describe('Web1on1 request budget', () => {
   test('two budgets sharing Redis never grant more than max in any sliding window', async ({
@@ -40,7 +29,7 @@ describe('Web1on1 request budget', () => {
       }),
     );
     expect(grants).toHaveLength(30);
-    expect(maxInWindow(grants, 200)).toBeLessThanOrEqual(5);
+    expect(maxInSlidingWindow(grants, 200)).toBeLessThanOrEqual(5);
     // 30 grants at 5 per 210 ms need at least five full windows after the first burst.
     expect(Date.now() - started).toBeGreaterThanOrEqual(5 * 200);
   });
