@@ -36,6 +36,11 @@ export function openContext(
       process.exitCode = 1;
     },
     async close() {
+      // quit() waits for a reconnect when commands are queued; with Redis away, just drop the line.
+      if (redis.status !== 'ready') {
+        redis.disconnect();
+        return;
+      }
       await closeQueues(queues);
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,6 +1,8 @@
 import type { CliConfig } from '@contact-linker/config';
 import { Command } from 'commander';
 import { registerDlqCommands } from './commands/dlq.ts';
+import { registerQueuesCommands } from './commands/queues.ts';
+import { registerSeedCommand } from './commands/seed.ts';
 import { type CliContext, openContext } from './context.ts';
 
 export interface ProgramDeps {
@@ -27,7 +29,10 @@ export function createProgram({
 
   const program = new Command()
     .name('pnpm cli')
-    .description('contact-linker operator CLI (reads REDIS_URL and QUEUE_PREFIX)')
+    .description(
+      'contact-linker operator CLI: seed contacts from a file, watch the queues, replay dead letters.\n' +
+        'Reads REDIS_URL, QUEUE_PREFIX, DEFAULT_PHONE_COUNTRY and JOB_ATTEMPTS like the worker.',
+    )
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
   program.hook('postAction', async () => {
@@ -35,6 +40,8 @@ export function createProgram({
     opened = undefined;
   });
 
+  registerSeedCommand(program, context);
+  registerQueuesCommands(program, context);
   registerDlqCommands(program, context);
   return program;
 }

@@ -1,0 +1,85 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QUEUE } from '@contact-linker/queues';
+import { describe, expect } from 'vitest';
+import { runCli } from './cli-harness.ts';
+import { contactsCsv, seedTest as test } from './seed-fixtures.ts';
+
+type StatsJson = { at: string; queues: Record<string, Record<string, number>> };
+
+describe('pnpm cli queues stats', () => {
+  test('--json counts move when contacts are seeded and one goes live', async ({
+    queues,
+    redisUrl,
+    prefix,
+    dir,
+  }) => {
+    const stats = async () => {
+      const { out, exitCode } = await runCli(['queues', 'stats', '--json'], { redisUrl, prefix });
+      expect(exitCode).toBe(0);
+      return JSON.parse(out) as StatsJson;
+    };
+    const before = await stats();
+    expect(Object.keys(before.queues)).toEqual([
+      QUEUE.linkContact,
+      QUEUE.notifyDms,
+      QUEUE.deadLetter,
+    ]);
+    expect(before.queues[QUEUE.linkContact]).toEqual({
+      waiting: 0,
+      prioritized: 0,
+      active: 0,
+      delayed: 0,
+      completed: 0,
+      failed: 0,
+    });
+
+    const file = join(dir, 'contacts.csv');
+    await writeFile(file, contactsCsv(250, 'dealer-1').text);
+    await runCli(['seed', file, '--organization', 'dealer-1'], { redisUrl, prefix });
+    await queues[QUEUE.linkContact].add('dms.contact', {
+      dmsContactId: 'live-1',
+      organization: 'dealer-1',
+      email: 'live@x.nl',
+      receivedAt: new Date().toISOString(),
+    });
+
+    const after = await stats();
+    // 250 records, 1 of them bad (record 100): seeded ones wait below live ones.
+    expect(after.queues[QUEUE.linkContact]).toMatchObject({ prioritized: 249, waiting: 1 });
+    expect(Date.parse(after.at)).toBeGreaterThanOrEqual(Date.parse(before.at));
+
+    const table = await runCli(['queues', 'stats'], { redisUrl, prefix });
+    expect(table.out.split('\n')).toEqual([
+      'QUEUE         WAITING  PRIORITIZED  ACTIVE  DELAYED  COMPLETED  FAILED',
+      'link-contact        1          249       0        0          0       0',
+      'notify-dms          0            0       0        0          0       0',
+      'dead-letter         0            0       0        0          0       0',
+    ]);
+  });
+
+  test('--watch redraws until SIGINT, then ends cleanly with exit code 0', async ({
+    redisUrl,
+    prefix,
+  }) => {
+    const run = runCli(['queues', 'stats', '--watch', '--interval', '0.1'], { redisUrl, prefix });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // The command's own handler is the only SIGINT listener in this worker; emitting the event
+    // runs it without signalling the process.
+    expect(process.listenerCount('SIGINT')).toBe(1);
+    process.emit('SIGINT', 'SIGINT');
+    const { out, exitCode } = await run;
+    expect(exitCode).toBe(0);
+    expect(process.listenerCount('SIGINT')).toBe(0);
+    const redraws = out.split('\n').filter((line) => line.startsWith('queue depths at '));
+    expect(redraws.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('exits 1 on a bad --interval', async ({ redisUrl, prefix }) => {
+    const { exitCode } = await runCli(['queues', 'stats', '--interval', 'soon'], {
+      redisUrl,
+      prefix,
+    });
+    expect(exitCode).toBe(1);
+  });
+});
