@@ -112,11 +112,12 @@ describe('startPrivateRedis', () => {
         `import { startPrivateRedis } from ${JSON.stringify(join(import.meta.dirname, 'redis.ts'))};`,
         'const redis = await startPrivateRedis();',
         'console.log(JSON.stringify({ port: redis.port, dir: redis.dir }));',
-        `if (${JSON.stringify(ending)} === 'exit') process.exit(0);`,
-        'setInterval(() => {}, 1000);',
+        // Exits only when told, after the test has seen the server up: exiting right after the
+        // print raced the test's first look at the port.
+        "process.stdin.once('data', () => process.exit(0));",
       ].join('\n');
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
       try {
         const [line] = await createInterface({ input: child.stdout! })
@@ -126,6 +127,7 @@ describe('startPrivateRedis', () => {
         const { port, dir } = JSON.parse(line ?? '{}') as { port: number; dir: string };
         expect(await accepting(port)).toBe(true);
         if (ending === 'SIGKILL') child.kill('SIGKILL');
+        else child.stdin?.write('exit\n');
         await waitFor(async () => !(await accepting(port)) && !existsSync(dir), {
           timeoutMs: 5_000,
           message: 'the orphaned redis-server to be gone',
