@@ -4,6 +4,12 @@ import type { RedisClient } from '@contact-linker/queues';
 
 /** How long the last-notified state of a contact is kept; a contact quiet for longer is re-sent once. */
 const STATE_TTL_S = 30 * 24 * 3600;
+/**
+ * How long a "deliver" decision outlives its notification's last failure: longer than any retry
+ * schedule (20 attempts of exponential backoff from 1 s is ~6 days), so a retry or a replay from the
+ * dead-letter queue within that time still delivers.
+ */
+const DECISION_TTL_S = 7 * 24 * 3600;
 
 /** The fields the DMS cares about, reduced to one comparable value. */
 export function fingerprint(profile: NotifiedProfile, conversation: string | null): string {
@@ -13,29 +19,66 @@ export function fingerprint(profile: NotifiedProfile, conversation: string | nul
 }
 
 /**
- * Remembers, per Web1on1 contact, what the DMS was last told, so the `contact.update` that Web1on1
- * sends because this service added a link is not echoed back. `SET … GET` swaps and compares in one
- * atomic command, so two workers handling updates of one contact cannot both decide "changed".
+ * KEYS[1] the contact's last-notified state, KEYS[2] this notification's decision.
+ * ARGV: value, writer, state TTL, decision TTL. Returns 1 (changed: deliver) or 0.
+ * A decision once taken to deliver is kept, so the notification's own retries deliver even after
+ * another notification of the same contact recorded the same fields in between.
+ */
+const DECIDE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+local previous = redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3], 'GET')
+local changed = 1
+if previous then
+  local space = string.find(previous, ' ', 1, true)
+  if string.sub(previous, 1, space - 1) == ARGV[1] and string.sub(previous, space + 1) ~= ARGV[2] then
+    changed = 0
+  end
+end
+if changed == 1 then redis.call('SET', KEYS[2], '1', 'EX', ARGV[4]) end
+return changed
+`;
+
+/**
+ * Remembers, per Web1on1 contact, what the DMS was last told (or is being told), so the
+ * `contact.update` that Web1on1 sends because this service added a link is not echoed back. Compare
+ * and record happen in one script, so two workers handling updates of one contact cannot both decide
+ * "changed" for the same fields.
  */
 export function createNotifyState(redis: RedisClient, prefix: string) {
-  const key = (contactId: string) => `${prefix}:notify-state:${contactId}`;
+  const stateKey = (contactId: string) => `${prefix}:notify-state:${contactId}`;
+  const decisionKey = (notificationId: string) => `${prefix}:notify-decision:${notificationId}`;
   return {
     /**
-     * Records that `writer` (a job id) told the DMS `value`, and answers whether the DMS already
-     * knew it from someone else. A retry of the same job sees its own record and sends again, so a
-     * failed delivery is never mistaken for an echo.
+     * Records that `writer` tells (or will tell) the DMS `value` about the contact, without a
+     * decision of its own: for the link job, before its PATCH, so the echo Web1on1 sends for that
+     * PATCH already finds the fields recorded however fast it arrives.
      */
-    async swap(contactId: string, value: string, writer: string): Promise<boolean> {
-      const previous = await redis.set(
-        key(contactId),
-        `${value} ${writer}`,
-        'EX',
+    async record(contactId: string, value: string, writer: string): Promise<void> {
+      await redis.set(stateKey(contactId), `${value} ${writer}`, 'EX', STATE_TTL_S);
+    },
+
+    /**
+     * Records that notification `notificationId` tells the DMS `value`, and answers whether that is
+     * news: false when someone else already recorded the same fields. A notification that once got
+     * true keeps getting true (its retries, stalled re-runs and replays), until `delivered` is called.
+     */
+    async decide(contactId: string, value: string, notificationId: string): Promise<boolean> {
+      const changed = await redis.eval(
+        DECIDE,
+        2,
+        stateKey(contactId),
+        decisionKey(notificationId),
+        value,
+        notificationId,
         STATE_TTL_S,
-        'GET',
+        DECISION_TTL_S,
       );
-      if (previous === null) return true;
-      const [previousValue, previousWriter] = previous.split(' ');
-      return previousValue !== value || previousWriter === writer;
+      return changed === 1;
+    },
+
+    /** The notification reached the DMS: its decision is no longer needed. */
+    async delivered(notificationId: string): Promise<void> {
+      await redis.del(decisionKey(notificationId));
     },
   };
 }

@@ -45,6 +45,12 @@ async function findCandidates(
   return [];
 }
 
+const notifiedProfile = (contact: Web1on1Contact) => ({
+  email: contact.profile?.email ?? null,
+  telephone: contact.profile?.telephone ?? null,
+  name: contact.profile?.name ?? null,
+});
+
 const hasLink = (contact: Web1on1Contact, url: string) =>
   (contact.links ?? []).some((l) => l.url === url);
 
@@ -89,20 +95,22 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
     const target = candidates[0]!;
     const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
     const link = { label: deps.link.label, url, icon: deps.link.icon };
-    const { status, contact } = await deps.withContactLock(target.id, () =>
-      addLinkVerified(deps.web1on1, target.id, link),
-    );
+    const { status, contact } = await deps.withContactLock(target.id, async () => {
+      // Recorded before the PATCH, because Web1on1's own `contact.update` for it can reach a worker
+      // before this job gets to enqueue `contact.linked`: that echo then finds its fields known.
+      if (deps.notifyLinked) {
+        await deps.notifyState.record(
+          target.id,
+          fingerprint(notifiedProfile(target), target.conversation ?? null),
+          String(job.id),
+        );
+      }
+      return addLinkVerified(deps.web1on1, target.id, link);
+    });
     const conversation = contact.conversation ?? null;
 
     if (deps.notifyLinked) {
-      const profile = {
-        email: contact.profile?.email ?? null,
-        telephone: contact.profile?.telephone ?? null,
-        name: contact.profile?.name ?? null,
-      };
-      // Recorded before Web1on1's own `contact.update` for this PATCH can be processed, so that
-      // echo is recognised as "nothing changed".
-      await deps.notifyState.swap(contact.id, fingerprint(profile, conversation), String(job.id));
+      const profile = notifiedProfile(contact);
       // One id per (Web1on1 contact, DMS contact): a retry after a crash between the PATCH and this
       // line, or a later `already_linked`, sends the same notification and the DMS can drop copies.
       const webhookId = `linked-${contact.id}-${Buffer.from(data.dmsContactId).toString('base64url')}`;

@@ -61,16 +61,20 @@ export function createNotifyDmsProcessor(deps: NotifyDmsDeps) {
     if (!deps.dms) return { outcome: 'disabled' };
     const notification = buildNotification(data, deps.appUrl);
 
-    if (data.contact) {
-      const changed = await deps.notifyState.swap(
-        data.contact.id,
-        fingerprint(data.contact.profile, data.contact.conversation),
-        String(job.id),
+    // Only updates are suppressed: creates and links are news even when the fields match. The
+    // decision is keyed by the webhook-id, so retries and replays of one event decide alike.
+    const contact = data.contact;
+    if (contact) {
+      const changed = await deps.notifyState.decide(
+        contact.id,
+        fingerprint(contact.profile, contact.conversation),
+        data.webhookId,
       );
-      // Only updates are suppressed: creates and links are news even when the fields match.
       if (data.type === 'contact.updated' && !changed) return { outcome: 'unchanged' };
     }
     const { status } = await deps.dms.send(data.webhookId, notification);
+    // Only cleanup (the decision expires by itself): a Redis blip here must not resend a delivery.
+    if (contact) await deps.notifyState.delivered(data.webhookId).catch(() => {});
     return { outcome: 'delivered', status };
   };
 }
