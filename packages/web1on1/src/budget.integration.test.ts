@@ -30,8 +30,33 @@ describe('Web1on1 request budget', () => {
     );
     expect(grants).toHaveLength(30);
     expect(maxInSlidingWindow(grants, 200)).toBeLessThanOrEqual(5);
-    // 30 grants at 5 per 210 ms need at least five full windows after the first burst.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(5 * 200);
+    // One slot every 42 ms ((200 + 10) / 5): the 30th is 29 slots after the first.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(29 * 42 - 5);
+  });
+
+  test('spaces the slots evenly instead of granting a whole window at once', async ({
+    connections,
+    prefix,
+  }) => {
+    const budget = createWeb1on1Budget({
+      redis: connections[0]!,
+      prefix,
+      max: 10,
+      durationMs: 500,
+      marginMs: 0,
+    });
+    const grants: number[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        await budget.acquire();
+        grants.push(performance.now());
+      }),
+    );
+    grants.sort((a, b) => a - b);
+    const gaps = grants.slice(1).map((t, i) => t - grants[i]!);
+    // 50 ms apart (timers fire at or a little after their time); a burst would show gaps near 0.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(40);
+    expect(grants.at(-1)! - grants[0]!).toBeGreaterThanOrEqual(9 * 50 - 5);
   });
 
   test('throws RateLimitedError instead of waiting longer than maxWaitMs', async ({

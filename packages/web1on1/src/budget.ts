@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError } from '@contact-linker/contracts';
 import type { Cluster, Redis } from 'ioredis';
-import { RedisSlidingWindowRateLimiter } from 'sliding-window-rate-limiter';
 
 export interface Web1on1BudgetOptions {
   /** Shared Redis (any role); every process using the same `prefix` shares one budget. */
@@ -18,8 +17,9 @@ export interface Web1on1BudgetOptions {
    */
   maxWaitMs?: number;
   /**
-   * Added to the window the limiter enforces, because a grant is not an arrival: the request reaches
-   * the API a few milliseconds after Redis granted it, and those milliseconds differ per request.
+   * Added to the window the limiter enforces, because a slot is not an arrival: the request reaches
+   * the API a few milliseconds after its slot, and those milliseconds differ per request. Any
+   * `max + 1` slots span at least `durationMs + marginMs`.
    * @defaultValue max(25 ms, 2.5 % of `durationMs`), at most 250 ms
    */
   marginMs?: number;
@@ -35,11 +35,35 @@ export interface Web1on1Budget {
 }
 
 /**
- * The Web1on1 request budget shared by every worker process: a sliding-window log in Redis
- * (`sliding-window-rate-limiter`, timed by the Redis server's clock, so processes on different hosts
- * agree), plus a pause key set when the API answers 429. Counting requests rather than jobs is the
- * point: one job makes one to five requests, and BullMQ's own limiter counts jobs and releases each
- * window's jobs in a burst.
+ * GCRA with no burst tolerance, in one script so that every process draws from one schedule.
+ * KEYS[1] the theoretical arrival time (TAT, Redis-clock microseconds), KEYS[2] the 429 pause.
+ * ARGV[1] emission interval (µs), ARGV[2] longest wait a caller accepts (µs).
+ * Returns { -1, pause ms } while paused, { 0, wait µs } when the caller's slot would be further away
+ * than it accepts (nothing reserved), else { 1, wait µs }: the slot `wait` from now is the caller's.
+ */
+const RESERVE = `
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return { -1, paused } end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then slot = now end
+local wait = slot - now
+if wait > tonumber(ARGV[2]) then return { 0, wait } end
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
+return { 1, wait }
+`;
+
+/**
+ * The Web1on1 request budget shared by every worker process: a GCRA schedule in Redis (timed by the
+ * Redis server's clock, so processes on different hosts agree) that hands out one send slot every
+ * `(durationMs + marginMs) / max`, plus a pause key set when the API answers 429. Evenly spaced
+ * slots mean that any window of `durationMs` holds at most `max` of them, and that requests never
+ * leave in bursts: a burst queues up in the sending process and its last requests reach the API
+ * late, bunched with the next ones, which is how a sliding-window log of grants still let the API
+ * see 25 requests in a 1 s window with a 20/1s budget. Counting requests rather than jobs is the
+ * point: one job makes one to five requests, and BullMQ's own limiter counts jobs.
  */
 export function createWeb1on1Budget({
   redis,
@@ -50,35 +74,37 @@ export function createWeb1on1Budget({
   marginMs = Math.min(250, Math.max(25, Math.round(durationMs * 0.025))),
   onWait,
 }: Web1on1BudgetOptions): Web1on1Budget {
-  const limiter = new RedisSlidingWindowRateLimiter({
-    redis: redis as never,
-    interval: durationMs + marginMs,
-  });
-  const windowKey = `${prefix}:web1on1:budget`;
+  const intervalMicros = ((durationMs + marginMs) * 1000) / max;
+  const scheduleKey = `${prefix}:web1on1:budget`;
   const pauseKey = `${prefix}:web1on1:paused`;
 
   return {
     async acquire() {
-      let waited = 0;
-      for (;;) {
-        const paused = await redis.pttl(pauseKey);
-        if (paused > 0) {
-          throw new RateLimitedError('Web1on1 asked to pause (429)', { retryAfterMs: paused });
-        }
-        const { token, reset } = await limiter.reserve(windowKey, max);
-        if (token) {
-          if (waited > 0) onWait?.(waited);
-          return;
-        }
-        // `reset` is when the oldest counted request leaves the window; a little jitter keeps the
-        // waiting callers of all processes from asking again in the same millisecond.
-        const wait = Math.max(1, reset ?? 1) + Math.floor(Math.random() * 5);
-        if (waited + wait > maxWaitMs) {
-          onWait?.(waited);
-          throw new RateLimitedError('Web1on1 request budget exhausted', { retryAfterMs: wait });
-        }
-        await sleep(wait);
-        waited += wait;
+      const [kind, value] = (await redis.eval(
+        RESERVE,
+        2,
+        scheduleKey,
+        pauseKey,
+        intervalMicros,
+        maxWaitMs * 1000,
+      )) as [number, number];
+      if (kind === -1) {
+        throw new RateLimitedError('Web1on1 asked to pause (429)', { retryAfterMs: value });
+      }
+      const waitMs = value / 1000;
+      if (kind === 0) {
+        throw new RateLimitedError('Web1on1 request budget exhausted', {
+          retryAfterMs: Math.ceil(waitMs - maxWaitMs),
+        });
+      }
+      if (waitMs < 1) return;
+      // Rounded up: a timer may fire a fraction of a millisecond early, a slot must not.
+      await sleep(Math.ceil(waitMs));
+      onWait?.(waitMs);
+      // A 429 may have arrived while this caller waited for its slot; the slot then goes unused.
+      const paused = await redis.pttl(pauseKey);
+      if (paused > 0) {
+        throw new RateLimitedError('Web1on1 asked to pause (429)', { retryAfterMs: paused });
       }
     },
 
