@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three suites, chosen by file name:
+ * Suites, chosen by file name:
  * - `*.test.ts`: pure unit tests beside the source, no I/O beyond loopback servers they own;
  * - `*.integration.test.ts`: real Redis (from the testkit harness), sandboxes, in-process apps;
- * - `*.e2e.test.ts`: the real `start:ingress` / `start:worker` processes.
+ * - `*.e2e.test.ts`: the real `start:ingress` / `start:worker` processes;
+ * - `test/fault/*.fault.test.ts`: those processes under injected faults (crashes, outages, 429s),
+ *   minutes long, so outside the unit run and one file at a time.
  * Integration and e2e files run one at a time: they share one machine's Redis and CPU, and their
  * timing-sensitive assertions (timeouts, backoff) get flaky when eight files fight for two cores.
  */
@@ -19,7 +21,13 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
-          exclude: ['**/*.integration.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
+          exclude: [
+            '**/*.integration.test.ts',
+            '**/*.e2e.test.ts',
+            '**/*.fault.test.ts',
+            '**/*.cluster.test.ts',
+            '**/node_modules/**',
+          ],
         },
       },
       {
@@ -38,6 +46,24 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['{apps,packages}/*/{src,test}/**/*.cluster.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'fault',
+          include: ['test/fault/**/*.fault.test.ts'],
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
         },
       },
     ],

@@ -1,0 +1,73 @@
+/**
+ * Budget: `WEB1ON1_RATE_LIMIT=20/1s` shared by two worker processes (16 jobs in flight each) while
+ * 300 events, about 900 Web1on1 requests (list, get, patch per event), are waiting. The limit is
+ * about what the API sees, so it is measured at the Web1on1 sandbox from each request's arrival
+ * (`startedAt`), not from anything the workers report; the sandbox runs in its own process so its
+ * clock readings are not delayed by this one's event loop (see `web1on1-process.ts`).
+ *
+ * Invariant: in every sliding 1000 ms window the sandbox saw at most 20 requests; every event
+ * answered 202 ends completed (none dead-lettered) and every contact ends with its link exactly once.
+ * Also reported: the busiest window and the utilisation, requests / (elapsed s × 20), where elapsed
+ * runs from the first request's arrival to the last one's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type FaultSystem,
+  maxInSlidingWindow,
+  ORG,
+  report,
+  shortestSpan,
+  startSystem,
+} from './system.ts';
+
+const EVENTS = 300;
+const LIMIT = 20;
+const WINDOW_MS = 1000;
+
+describe('fault: shared Web1on1 request budget', () => {
+  let sys: FaultSystem | undefined;
+
+  beforeAll(async () => {
+    sys = await startSystem({
+      workers: 2,
+      web1on1OwnProcess: true,
+      workerEnv: { WEB1ON1_RATE_LIMIT: `${LIMIT}/1s`, WORKER_CONCURRENCY: '16' },
+    });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it(`never lets the API see more than ${LIMIT} requests in any ${WINDOW_MS} ms`, async () => {
+    if (!sys) throw new Error('system did not start');
+    const seeded = await sys.seedContacts(EVENTS, 'budget');
+    const jobIds = await sys.postAll(
+      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
+    );
+    await sys.waitDrained(85_000);
+
+    const result = await sys.checkInvariants({
+      linkJobs: jobIds,
+      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+    });
+    expect(result.linkCompleted).toBe(EVENTS);
+
+    // Every /v2 request counts against the budget, token renewals included.
+    const arrivals = (await sys.web1on1.requests()).map((r) => r.startedAt);
+    const max = maxInSlidingWindow(arrivals, WINDOW_MS);
+    const elapsedS = (Math.max(...arrivals) - Math.min(...arrivals)) / 1000;
+    report('budget', {
+      'max/window': max,
+      limit: `${LIMIT}/${WINDOW_MS}ms`,
+      // Any LIMIT + 1 requests the API saw were at least this far apart (must be ≥ WINDOW_MS).
+      [`min_span_${LIMIT + 1}_ms`]: shortestSpan(arrivals, LIMIT + 1),
+      utilisation: (arrivals.length / (elapsedS * LIMIT)).toFixed(2),
+      requests: arrivals.length,
+      elapsed_s: elapsedS.toFixed(1),
+      events: EVENTS,
+      echoes: result.echoes,
+    });
+    expect(arrivals.length).toBeGreaterThanOrEqual(EVENTS * 3);
+    expect(max, `busiest ${WINDOW_MS} ms window at the Web1on1 sandbox`).toBeLessThanOrEqual(LIMIT);
+  });
+});
