@@ -1,0 +1,99 @@
+/**
+ * What the bench sends and enqueues: ~300-byte DMS contact bodies with distinct ids and emails (so
+ * the product's content deduplication never folds two of them into one job), the product's job
+ * exactly as its ingress builds it, the reference job (the parsed body, default options), and the
+ * matching Web1on1 sandbox contacts.
+ */
+import { randomUUID } from 'node:crypto';
+import { contentKey, jobOptionsFor, QUEUE, toLinkContactJob } from '@contact-linker/queues';
+import type { Web1on1Sandbox } from '@contact-linker/testkit';
+
+export const ORG = 'org-bench';
+export const LINK_URL_TEMPLATE = 'https://dms.bench.test/customer/{id}/';
+export const LINK_QUEUE = QUEUE.linkContact;
+/** JOB_ATTEMPTS default of the product (contract). */
+export const PRODUCT_ATTEMPTS = 10;
+
+export const dmsId = (tag: string, i: number) => `BENCH-${tag}-${i}`;
+/** The email as the DMS sends it (mixed case); Web1on1 stores it lower-cased. */
+export const dmsEmail = (tag: string, i: number) => `Jane.Doe.${tag}.${i}@Example.com`;
+export const storedEmail = (tag: string, i: number) => dmsEmail(tag, i).toLowerCase();
+
+/** The link URL the product and the reference worker add for DMS contact `id`. */
+export const linkUrlFor = (id: string) => LINK_URL_TEMPLATE.replace('{id}', encodeURIComponent(id));
+
+/**
+ * A DMS contact as JSON, ~300 bytes: the fields the contract reads plus the kind of fields a DMS
+ * sends along and the ingress ignores.
+ */
+export function dmsBody(tag: string, i: number): string {
+  return (
+    `{"id":"${dmsId(tag, i)}","organization":"${ORG}","email":"${dmsEmail(tag, i)}",` +
+    `"telephone":"06 1234 5678","firstName":"Jane","lastName":"Doe",` +
+    `"street":"Keizersgracht 123","postalCode":"1015 CJ","city":"Amsterdam","country":"NL",` +
+    `"dealer":"Autohuis Bench","salesperson":"P. de Vries","source":"dms",` +
+    `"updatedAt":"2025-06-01T12:00:00.000Z"}`
+  );
+}
+
+export interface DmsEvent {
+  id: string;
+  organization: string;
+  email: string;
+  telephone: string;
+  [k: string]: unknown;
+}
+
+export const dmsEvent = (tag: string, i: number) => JSON.parse(dmsBody(tag, i)) as DmsEvent;
+
+/** `{"contacts":[...]}` with `count` distinct items. */
+export function dmsBulkBody(tag: string, count: number): string {
+  const items: string[] = [];
+  for (let i = 0; i < count; i++) items.push(dmsBody(tag, i));
+  return `{"contacts":[${items.join(',')}]}`;
+}
+
+/** One live link-contact job exactly as `POST /updatecontact` enqueues it (producer.ts). */
+export function productJob(tag: string, i: number, attempts = PRODUCT_ATTEMPTS) {
+  const data = toLinkContactJob(dmsEvent(tag, i), 'NL');
+  return {
+    name: 'dms.contact',
+    data,
+    opts: {
+      ...jobOptionsFor(LINK_QUEUE, attempts),
+      jobId: randomUUID(),
+      deduplication: { id: `contact-${contentKey(data)}` },
+    },
+  };
+}
+
+/** The reference job: the parsed request body with one `queue.add` and BullMQ's default options. */
+export function referenceJob(tag: string, i: number) {
+  return { name: 'dms.contact', data: dmsEvent(tag, i) };
+}
+
+/**
+ * Seeds the Web1on1 contacts that DMS contacts `from`..`to-1` of `tag` will find by email; returns
+ * their sandbox ids.
+ */
+export function seedContacts(
+  sandbox: Web1on1Sandbox,
+  tag: string,
+  from: number,
+  to: number,
+): string[] {
+  const ids: string[] = [];
+  for (let i = from; i < to; i++) {
+    const contact = sandbox.addContact({
+      organization: ORG,
+      profile: { email: storedEmail(tag, i), name: `Jane Doe ${i}` },
+    });
+    ids.push(contact.id);
+  }
+  return ids;
+}
+
+/** The tag of a stored email made by `storedEmail` (tags contain no dots). */
+export function tagOfEmail(email: string): string | undefined {
+  return /^jane\.doe\.([^.]+)\.\d+@example\.com$/.exec(email)?.[1];
+}
