@@ -99,7 +99,10 @@ describe('on a Redis Cluster', () => {
     const secret = makeWebhookSecret();
     const dms = await startDmsSandbox({ secret });
     const shared = { web1on1, dms, secret };
-    const rateLimit = { max: 10, durationMs: 500 };
+    // A 2 s window gets the budget's 50 ms margin: both workers and the sandbox share this test's
+    // event loop, whose stalls bunch arrival stamps by tens of milliseconds (the fault suite measures
+    // the exact bound with separate processes). Unshared budgets would show twice the limit.
+    const rateLimit = { max: 20, durationMs: 2000 };
     const stacks = [
       await startWorkerStack({
         redisUrl,
@@ -130,7 +133,7 @@ describe('on a Redis Cluster', () => {
       for (const job of jobs) await settled(stacks[0]!.queues[QUEUE.linkContact], job);
       const times = web1on1.requests.map((r) => r.startedAt);
       expect(times.length).toBeGreaterThanOrEqual(60);
-      expect(maxInSlidingWindow(times, 500)).toBeLessThanOrEqual(10);
+      expect(maxInSlidingWindow(times, 2000)).toBeLessThanOrEqual(20);
     } finally {
       await Promise.all(stacks.map((s) => s.close()));
       await Promise.all([web1on1.close(), dms.close()]);
