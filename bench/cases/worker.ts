@@ -127,7 +127,7 @@ export const workerCase: BenchCase = async (ctx): Promise<CaseOutput> => {
   ];
   const notes = [
     `concurrency 16 per process, WEB1ON1_RATE_LIMIT=1000000/1s, no DMS_NOTIFY_URL; ${jobsAt(0)} jobs at 0 ms${ctx.smoke ? '' : `, ${jobsAt(50)} at 50 ms`}; one seeded sandbox contact per job.`,
-    'The product makes 3 Web1on1 requests per job (list, GET, PATCH: read-modify-write under a per-contact lock); the reference makes 2 (list, PATCH from the list answer).',
+    'The product makes 2 Web1on1 requests per job when its list answer is fresh (list, PATCH under a per-contact lock) and 3 when a write of its own may have changed the contact since (list, GET, PATCH); the reference makes 2 (list, PATCH from the list answer, unlocked).',
     'Bench-process CPU is the sandbox (plus the 25 ms drain poll, which also adds a few Redis commands per job to both sides): the same sandbox serves product and reference.',
   ];
   if (benchCpuWarning) {

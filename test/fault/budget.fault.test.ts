@@ -1,6 +1,7 @@
 /**
  * Budget: `WEB1ON1_RATE_LIMIT=20/1s` shared by two worker processes (16 jobs in flight each) while
- * 300 events, about 900 Web1on1 requests (list, get, patch per event), are waiting. The limit is
+ * 300 events, about 600 Web1on1 requests (a list and a PATCH per event, and a GET when the list
+ * answer may be stale), are waiting. The limit is
  * about what the API sees, so it is measured at the Web1on1 sandbox from each request's arrival
  * (`startedAt`), not from anything the workers report; the sandbox runs in its own process so its
  * clock readings are not delayed by this one's event loop (see `web1on1-process.ts`).
@@ -67,7 +68,8 @@ describe('fault: shared Web1on1 request budget', () => {
       events: EVENTS,
       echoes: result.echoes,
     });
-    expect(arrivals.length).toBeGreaterThanOrEqual(EVENTS * 3);
+    // Every event needs at least its list and its PATCH.
+    expect(arrivals.length).toBeGreaterThanOrEqual(EVENTS * 2);
     expect(max, `busiest ${WINDOW_MS} ms window at the Web1on1 sandbox`).toBeLessThanOrEqual(LIMIT);
   });
 });

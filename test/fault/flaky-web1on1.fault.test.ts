@@ -3,8 +3,9 @@
  * client gives up after 10 s), while 300 events arrive for two worker processes (16 jobs in flight
  * each). Then the API recovers and the backlog of retries drains.
  *
- * Why a period and not the whole run: one event takes three requests (list, get, patch), so an
- * attempt succeeds with (0.95 × 0.7)³ ≈ 0.29 and the unluckiest of 300 jobs would need ~16 attempts;
+ * Why a period and not the whole run: one event takes two or three requests (list, PATCH, and a GET
+ * before the PATCH when the list answer may be stale), so an attempt succeeds with (0.95 × 0.7)³ ≈ 0.29
+ * to (0.95 × 0.7)² ≈ 0.44, and the unluckiest of 300 jobs would need ~16 attempts;
  * with exponential backoff from 1 s that is hours of waiting, not a test. `JOB_ATTEMPTS=20` leaves
  * no job dead-lettered by bad luck within the period (at most ~6 attempts fit in 15 s of backoff).
  *

@@ -16,6 +16,7 @@ import {
   type Web1on1Client,
 } from '@contact-linker/web1on1';
 import { createContactLock } from './contact-lock.ts';
+import { createContactWrites } from './contact-writes.ts';
 import { createNotifyState } from './notify-state.ts';
 import { createProcessors } from './processors/index.ts';
 import { startWorkers } from './workers.ts';
@@ -91,6 +92,7 @@ export function createWorkerRuntime({
     linkContact: {
       web1on1: client,
       withContactLock: createContactLock({ redis: connection, prefix: config.queuePrefix }),
+      contactWrites: createContactWrites(connection, config.queuePrefix),
       link: config.link,
       notifyState,
       logger,

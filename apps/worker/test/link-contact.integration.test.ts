@@ -72,6 +72,27 @@ describe('link-contact', () => {
     expect(stack.web1on1.requests.filter((r) => r.method === 'PATCH')).toHaveLength(0);
   });
 
+  test('patches from the list answer when no write of ours came since: no GET', async ({
+    stack,
+  }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'jane@example.com' },
+      links: [],
+    });
+    const job = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    expect((await result(stack, job)).outcome).toBe('linked');
+    expect(stack.web1on1.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /v2/contacts',
+      `PATCH /v2/contacts/${contact.id}`,
+    ]);
+    // The next job listed after that write ended, so it may trust its list too: no PATCH, no GET.
+    const again = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    expect((await result(stack, again)).outcome).toBe('already_linked');
+    expect(stack.web1on1.requests.map((r) => r.method)).toEqual(['GET', 'PATCH', 'GET']);
+    expect(stack.web1on1.getContact(contact.id)?.links).toEqual([LINK]);
+  });
+
   test('finds a national number by its E.164 form', async ({ stack }) => {
     const contact = stack.web1on1.addContact({
       organization: ORG,

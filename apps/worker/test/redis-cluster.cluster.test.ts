@@ -132,7 +132,8 @@ describe('on a Redis Cluster', () => {
       );
       for (const job of jobs) await settled(stacks[0]!.queues[QUEUE.linkContact], job);
       const times = web1on1.requests.map((r) => r.startedAt);
-      expect(times.length).toBeGreaterThanOrEqual(60);
+      // A list and a PATCH per job (the list answer is fresh), at least.
+      expect(times.length).toBeGreaterThanOrEqual(40);
       expect(maxInSlidingWindow(times, 2000)).toBeLessThanOrEqual(20);
     } finally {
       await Promise.all(stacks.map((s) => s.close()));

@@ -87,14 +87,16 @@ export interface Web1on1Client {
   }): Promise<Web1on1Contact[]>;
   getContact(id: string): Promise<Web1on1Contact>;
   /**
-   * Read-modify-write: GET the contact; when a link with the same `url` exists →
-   * `{ status: 'already_linked', contact }`, else PATCH `{ links: [...existing, link] }` →
-   * `{ status: 'linked', contact: updatedContact }`. The API replaces arrays on PATCH, so two
-   * concurrent calls for one contact can lose a link: callers serialise per contact.
+   * Read-modify-write: GET the contact (or take `current`, when the caller knows it is up to date);
+   * when a link with the same `url` exists → `{ status: 'already_linked', contact }`, else PATCH
+   * `{ links: [...existing, link] }` → `{ status: 'linked', contact: updatedContact }`. The API
+   * replaces arrays on PATCH, so two concurrent calls for one contact can lose a link: callers
+   * serialise per contact.
    */
   addLink(
     contactId: string,
     link: { label: string; url: string; icon?: string },
+    current?: Web1on1Contact,
   ): Promise<{ status: 'linked' | 'already_linked'; contact: Web1on1Contact }>;
 }
 
@@ -281,8 +283,8 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
 
     getContact,
 
-    async addLink(contactId, link) {
-      const contact = await getContact(contactId);
+    async addLink(contactId, link, current) {
+      const contact = current ?? (await getContact(contactId));
       const existing: Web1on1Link[] = contact.links ?? [];
       if (existing.some((l) => l.url === link.url)) return { status: 'already_linked', contact };
       const added: Web1on1Link = { label: link.label, url: link.url };

@@ -10,6 +10,7 @@ import type { Logger } from '@contact-linker/observability';
 import type { Web1on1Client } from '@contact-linker/web1on1';
 import type { Job } from 'bullmq';
 import type { WithContactLock } from '../contact-lock.ts';
+import type { ContactWrites } from '../contact-writes.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
 
@@ -17,6 +18,8 @@ export interface LinkContactDeps {
   web1on1: Pick<Web1on1Client, 'findContacts' | 'addLink' | 'getContact'>;
   /** Serialises link writes per Web1on1 contact across processes. */
   withContactLock: WithContactLock;
+  /** When this system last wrote each contact, so a fresh list answer spares a GET. */
+  contactWrites: ContactWrites;
   link: { urlTemplate: string; label: string; icon: string };
   /** Enqueues the `contact.linked` notification; absent when DMS_NOTIFY_URL is not set. */
   notifyLinked?: (job: NotifyDmsJob, jobId: string) => Promise<void>;
@@ -55,20 +58,26 @@ const hasLink = (contact: Web1on1Contact, url: string) =>
   (contact.links ?? []).some((l) => l.url === url);
 
 /**
- * Adds the link and checks that it stuck. The PATCH answer is the API's state right after the write;
- * when it lacks the link (someone outside this system wrote `links` at the same moment), the contact
- * is read again and the add repeated once before giving up for a later retry.
+ * Adds the link and checks that it stuck. `listed` is the contact as listed when no write of ours
+ * can have changed it since, so the add needs no GET first. The PATCH answer is the API's state
+ * right after the write; when it lacks the link (someone outside this system wrote `links` at the
+ * same moment), the contact is read again and the add repeated once, from that read, before giving
+ * up for a later retry.
  */
 async function addLinkVerified(
-  web1on1: LinkContactDeps['web1on1'],
+  { web1on1, contactWrites }: Pick<LinkContactDeps, 'web1on1' | 'contactWrites'>,
   contactId: string,
   link: { label: string; url: string; icon: string },
+  listed: Web1on1Contact | undefined,
 ) {
+  let current = listed;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const result = await web1on1.addLink(contactId, link);
+    await contactWrites.pending(contactId);
+    const result = await web1on1.addLink(contactId, link, current);
+    await contactWrites.done(contactId);
     if (hasLink(result.contact, link.url)) return result;
-    const reread = await web1on1.getContact(contactId);
-    if (hasLink(reread, link.url)) return { status: result.status, contact: reread };
+    current = await web1on1.getContact(contactId);
+    if (hasLink(current, link.url)) return { status: result.status, contact: current };
   }
   throw new TransientError('the link did not stick on the Web1on1 contact');
 }
@@ -76,6 +85,8 @@ async function addLinkVerified(
 export function createLinkContactProcessor(deps: LinkContactDeps) {
   return async (job: Job<LinkContactJob, LinkContactResult>): Promise<LinkContactResult> => {
     const data = LinkContactJob.parse(job.data);
+    // Before the list request: any write of ours that ends after this may be missing from its answer.
+    const listedAt = await deps.contactWrites.clock();
     const candidates = await findCandidates(deps.web1on1, data);
 
     if (candidates.length === 0) {
@@ -105,7 +116,11 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
           String(job.id),
         );
       }
-      return addLinkVerified(deps.web1on1, target.id, link);
+      // A list answer without `links` may be a projection, never a contact without links: read it.
+      const fresh =
+        Array.isArray(target.links) &&
+        (await deps.contactWrites.unchangedSince(target.id, listedAt));
+      return addLinkVerified(deps, target.id, link, fresh ? target : undefined);
     });
     const conversation = contact.conversation ?? null;
 
