@@ -22,20 +22,22 @@ export function fingerprint(profile: NotifiedProfile, conversation: string | nul
  * KEYS[1] the contact's last-notified state, KEYS[2] this notification's decision.
  * ARGV: value, writer, state TTL, decision TTL. Returns 1 (changed: deliver) or 0.
  * A decision once taken to deliver is kept, so the notification's own retries deliver even after
- * another notification of the same contact recorded the same fields in between.
+ * another notification of the same contact recorded the same fields in between. A suppressed one
+ * leaves the state as it was, so its re-run (its worker died before completing it) is suppressed
+ * again instead of finding itself as the last writer.
  */
 const DECIDE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
-local previous = redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3], 'GET')
-local changed = 1
+local previous = redis.call('GET', KEYS[1])
 if previous then
   local space = string.find(previous, ' ', 1, true)
   if string.sub(previous, 1, space - 1) == ARGV[1] and string.sub(previous, space + 1) ~= ARGV[2] then
-    changed = 0
+    return 0
   end
 end
-if changed == 1 then redis.call('SET', KEYS[2], '1', 'EX', ARGV[4]) end
-return changed
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+return 1
 `;
 
 /**

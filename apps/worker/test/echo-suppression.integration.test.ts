@@ -131,9 +131,13 @@ describe('echo suppression', () => {
       outcome: 'delivered',
     });
     expect(delivered).toEqual(['evt-a']);
-    // Once delivered the decision is gone: a third event with the same fields stays an echo.
-    await expect(notifyDms(asJob('3', updateEvent('evt-c')))).resolves.toEqual({
-      outcome: 'unchanged',
-    });
+    // Once delivered the decision is gone: a third event with the same fields stays an echo, and
+    // so does its re-run after a worker crash (stalled jobs run again with the same data).
+    for (let run = 0; run < 2; run++) {
+      await expect(notifyDms(asJob('3', updateEvent('evt-c')))).resolves.toEqual({
+        outcome: 'unchanged',
+      });
+    }
+    expect(delivered).toEqual(['evt-a']);
   });
 });
