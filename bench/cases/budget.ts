@@ -23,6 +23,9 @@ import { max, maxInSlidingWindow, meanInSlidingWindow, median } from '../lib/sta
 
 type Config = 'product1' | 'product2' | 'bullmq';
 
+/** The budget's default margin for a 1 s window (`packages/web1on1/src/budget.ts`). */
+const MARGIN_MS = 40;
+
 export const budgetCase: BenchCase = async (ctx): Promise<CaseOutput> => {
   // Smoke leaves the two-process configuration out, to stay within its time.
   const CONFIGS: Config[] = ctx.smoke ? ['product1', 'bullmq'] : ['product1', 'product2', 'bullmq'];
@@ -160,7 +163,7 @@ export const budgetCase: BenchCase = async (ctx): Promise<CaseOutput> => {
     goals,
     notes: [
       `WEB1ON1_RATE_LIMIT=${limit}/1s; saturated interval ${saturatedS} s after ${warmS} s; concurrency 16 per process; arrivals as the sandbox logged them (startedAt). Utilisation is the mean count over all 1 s windows in the saturated interval (robust to where bursts fall), ÷ limit.`,
-      `The product's budget adds a ${Math.min(250, Math.max(25, Math.round(1000 * 0.025)))} ms margin to the window (grant ≠ arrival), so its ceiling is 1000/1025 = 0.976× of the limit.`,
+      `The product's budget adds a ${MARGIN_MS} ms margin to the window (grant ≠ arrival), so its ceiling is 1000/${1000 + MARGIN_MS} = ${(1000 / (1000 + MARGIN_MS)).toFixed(3)}× of the limit.`,
       'BullMQ limiter reference: minimal worker, one request per job, `limiter: { max, duration: 1000 }` (counts jobs per fixed window).',
     ],
   };
