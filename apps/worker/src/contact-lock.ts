@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransientError } from '@contact-linker/contracts';
-import type { RedisClient } from '@contact-linker/queues';
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+import { deleteIfValue, type RedisClient } from '@contact-linker/queues';
 
 export interface ContactLockOptions {
   redis: RedisClient;
@@ -48,7 +46,7 @@ export function createContactLock({
     try {
       return await critical();
     } finally {
-      await redis.eval(RELEASE, 1, key, owner).catch(() => {});
+      await deleteIfValue(redis, key, owner).catch(() => {});
     }
   };
 }

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@contact-linker/queues';
+import { luaScript, type RedisClient } from '@contact-linker/queues';
 
 /** Longer than any job can take from listing a contact to holding its lock (lists, budget, lock wait). */
 const MARK_TTL_S = 300;
@@ -6,9 +6,15 @@ const PENDING = 'pending';
 
 // Every script names a key under the hash-tagged prefix, so on a Redis Cluster all of them run on the
 // one node that holds the marks: their TIME readings come from one clock.
-const CLOCK = `local t = redis.call('TIME') return t[1] .. string.format('%06d', t[2])`;
-const MARK_DONE = `local t = redis.call('TIME')
-redis.call('SET', KEYS[1], t[1] .. string.format('%06d', t[2]), 'EX', ARGV[1]) return 1`;
+const CLOCK = luaScript(
+  `local t = redis.call('TIME') return t[1] .. string.format('%06d', t[2])`,
+  1,
+);
+const MARK_DONE = luaScript(
+  `local t = redis.call('TIME')
+redis.call('SET', KEYS[1], t[1] .. string.format('%06d', t[2]), 'EX', ARGV[1]) return 1`,
+  1,
+);
 
 /**
  * When this system last wrote a Web1on1 contact's `links`, on the Redis server's clock. A job that
@@ -21,7 +27,7 @@ export function createContactWrites(redis: RedisClient, prefix: string) {
   return {
     /** The Redis server's time in microseconds: take it before listing. */
     async clock(): Promise<bigint> {
-      return BigInt((await redis.eval(CLOCK, 1, key('clock'))) as string);
+      return BigInt((await CLOCK(redis, key('clock'))) as string);
     },
 
     /** Whether no write to the contact started or ended at or after `since` (a `clock()` value). */
@@ -38,7 +44,7 @@ export function createContactWrites(redis: RedisClient, prefix: string) {
 
     /** Call after the write was answered. */
     async done(contactId: string): Promise<void> {
-      await redis.eval(MARK_DONE, 1, key(contactId), MARK_TTL_S);
+      await MARK_DONE(redis, key(contactId), MARK_TTL_S);
     },
   };
 }

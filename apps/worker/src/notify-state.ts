@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NotifiedProfile } from '@contact-linker/contracts';
-import type { RedisClient } from '@contact-linker/queues';
+import { luaScript, type RedisClient } from '@contact-linker/queues';
 
 /** How long the last-notified state of a contact is kept; a contact quiet for longer is re-sent once. */
 const STATE_TTL_S = 30 * 24 * 3600;
@@ -26,7 +26,8 @@ export function fingerprint(profile: NotifiedProfile, conversation: string | nul
  * leaves the state as it was, so its re-run (its worker died before completing it) is suppressed
  * again instead of finding itself as the last writer.
  */
-const DECIDE = `
+const DECIDE = luaScript(
+  `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 local previous = redis.call('GET', KEYS[1])
 if previous then
@@ -38,7 +39,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 return 1
-`;
+`,
+  2,
+);
 
 /**
  * Remembers, per Web1on1 contact, what the DMS was last told (or is being told), so the
@@ -65,9 +68,8 @@ export function createNotifyState(redis: RedisClient, prefix: string) {
      * true keeps getting true (its retries, stalled re-runs and replays), until `delivered` is called.
      */
     async decide(contactId: string, value: string, notificationId: string): Promise<boolean> {
-      const changed = await redis.eval(
-        DECIDE,
-        2,
+      const changed = await DECIDE(
+        redis,
         stateKey(contactId),
         decisionKey(notificationId),
         value,

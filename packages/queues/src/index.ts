@@ -41,6 +41,7 @@ export {
   type LinkContactBulkJob,
   toLinkContactJob,
 } from './link-contact-jobs.ts';
+export { deleteIfValue, luaScript } from './lua-script.ts';
 export {
   closeQueues,
   createQueues,

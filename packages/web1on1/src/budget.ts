@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimitedError } from '@contact-linker/contracts';
+import { luaScript } from '@contact-linker/queues';
 import type { Cluster, Redis } from 'ioredis';
 
 export interface Web1on1BudgetOptions {
@@ -43,7 +44,8 @@ export interface Web1on1Budget {
  * Returns { -1, pause ms } while paused, { 0, wait µs } when the caller's slot would be further away
  * than it accepts (nothing reserved), else { 1, wait µs }: the slot `wait` from now is the caller's.
  */
-const RESERVE = `
+const RESERVE = luaScript(
+  `
 local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then return { -1, paused } end
 local time = redis.call('TIME')
@@ -55,7 +57,9 @@ local wait = slot - now
 if wait > tonumber(ARGV[2]) then return { 0, wait } end
 redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
 return { 1, wait }
-`;
+`,
+  2,
+);
 
 /**
  * The Web1on1 request budget shared by every worker process: a GCRA schedule in Redis (timed by the
@@ -82,9 +86,8 @@ export function createWeb1on1Budget({
 
   return {
     async acquire() {
-      const [kind, value] = (await redis.eval(
-        RESERVE,
-        2,
+      const [kind, value] = (await RESERVE(
+        redis,
         scheduleKey,
         pauseKey,
         intervalMicros,

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { deleteIfValue } from '@contact-linker/queues';
 import type { Cluster, Redis } from 'ioredis';
 import type { Web1on1TokenStore, Web1on1Tokens } from './client.ts';
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * Web1on1 tokens in Redis, so one renewal serves every worker process: the first process whose
@@ -31,7 +30,7 @@ export function createRedisTokenStore({
       const acquired = await redis.set(lockKey, owner, 'PX', ttlMs, 'NX');
       if (acquired !== 'OK') return undefined;
       return async () => {
-        await redis.eval(RELEASE, 1, lockKey, owner);
+        await deleteIfValue(redis, lockKey, owner);
       };
     },
   };
