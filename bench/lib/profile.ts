@@ -38,6 +38,18 @@ export interface ProfileSummary {
   /** Sampled time without idle, ms. */
   busyMs: number;
   top: Array<{ fn: string; selfMs: number; share: number }>;
+  /** Self time grouped by where the code lives: a dependency, a workspace package, Node itself. */
+  byPackage: Array<{ name: string; selfMs: number; share: number }>;
+}
+
+/** `bullmq`, `@fastify/rate-limit`, `apps/ingress`, `node:internal`, or the V8 pseudo-frame's name. */
+function packageOf(functionName: string, where: string): string {
+  if (where === '') return functionName || '(anonymous)';
+  if (where.startsWith('node:')) return where.split('/')[0] ?? where;
+  const own = /^((?:apps|packages|bench)\/[^/]+)\//.exec(where);
+  if (own?.[1]) return own[1];
+  // shortUrl leaves a dependency as `<name>/…` or `@scope/name/…`.
+  return /^(@[^/]+\/[^/]+|[^/]+)\//.exec(where)?.[1] ?? where;
 }
 
 /** Top `count` self-time functions per label over every profile in `dir`. */
@@ -48,17 +60,26 @@ export function summarizeProfiles(dir: string, count = 15): ProfileSummary[] {
   } catch {
     return [];
   }
-  const byLabel = new Map<string, { files: number; self: Map<string, number> }>();
+  const byLabel = new Map<
+    string,
+    { files: number; self: Map<string, number>; packages: Map<string, number> }
+  >();
   for (const file of files) {
     const label = file.replace(/\.\d+\.cpuprofile$/, '');
-    const entry = byLabel.get(label) ?? { files: 0, self: new Map<string, number>() };
+    const entry = byLabel.get(label) ?? {
+      files: 0,
+      self: new Map<string, number>(),
+      packages: new Map<string, number>(),
+    };
     byLabel.set(label, entry);
     entry.files += 1;
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const names = new Map<number, string>();
+    const packages = new Map<number, string>();
     for (const node of profile.nodes) {
       const { functionName, url, lineNumber } = node.callFrame;
       const where = shortUrl(url);
+      packages.set(node.id, packageOf(functionName, where));
       names.set(
         node.id,
         `${functionName || '(anonymous)'}${where ? ` ${where}:${lineNumber + 1}` : ''}`,
@@ -68,16 +89,23 @@ export function summarizeProfiles(dir: string, count = 15): ProfileSummary[] {
       const name = names.get(id) ?? '?';
       const deltaUs = profile.timeDeltas[i + 1] ?? 0;
       entry.self.set(name, (entry.self.get(name) ?? 0) + deltaUs / 1000);
+      const pkg = packages.get(id) ?? '?';
+      entry.packages.set(pkg, (entry.packages.get(pkg) ?? 0) + deltaUs / 1000);
     });
   }
-  return [...byLabel.entries()].map(([label, { files: n, self }]) => {
+  return [...byLabel.entries()].map(([label, { files: n, self, packages }]) => {
     self.delete('(idle)');
+    packages.delete('(idle)');
     const busyMs = [...self.values()].reduce((a, b) => a + b, 0);
     const top = [...self.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, count)
       .map(([fn, selfMs]) => ({ fn, selfMs, share: selfMs / busyMs }));
-    return { label, files: n, busyMs, top };
+    const byPackage = [...packages.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([name, selfMs]) => ({ name, selfMs, share: selfMs / busyMs }));
+    return { label, files: n, busyMs, top, byPackage };
   });
 }
 
@@ -90,6 +118,12 @@ export function renderProfiles(summaries: ProfileSummary[]): string {
     for (const t of s.top) {
       out.push(
         `  ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.selfMs.toFixed(0).padStart(7)} ms  ${t.fn}`,
+      );
+    }
+    out.push(`PROFILE ${s.label}: self time by package`);
+    for (const p of s.byPackage) {
+      out.push(
+        `  ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.selfMs.toFixed(0).padStart(7)} ms  ${p.name}`,
       );
     }
   }
