@@ -1,18 +1,23 @@
 /**
  * Child processes of the bench: the real product processes and the baselines, each a `node <script>`
  * with an explicit environment (nothing inherited), bounded log capture, CPU and memory readings from
- * /proc, and cleanup however the bench ends. The spawn, watchdog and readiness parts follow
- * `apps/worker/test/processes.ts`; they are copied rather than imported so that the bench can run any
- * script (the baselines too), cap the captured output, and add profiling options.
+ * /proc, and cleanup however the bench ends (the testkit's exit hook and watchdog, as for the e2e
+ * processes). Unlike `apps/worker/test/processes.ts` it runs any script (the baselines too), caps the
+ * captured output, and adds profiling options.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  collectLines,
+  freePort,
+  killOnExit,
+  startWatchdog,
+  stopWatchdog,
+} from '@contact-linker/testkit';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -37,43 +42,6 @@ export interface Proc {
 }
 
 const live = new Set<Proc>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const proc of live) {
-      try {
-        process.kill(proc.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-/** Kills `pid` when the bench dies in a way no exit hook sees (SIGKILL): see processes.ts. */
-function startWatchdog(pid: number): ChildProcess {
-  const script = 'cat >/dev/null; kill -9 "$1" 2>/dev/null';
-  const watchdog = spawn('/bin/sh', ['-c', script, 'cl-bench-watchdog', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    detached: true,
-  });
-  watchdog.on('error', () => {});
-  watchdog.stdin?.on('error', () => {});
-  watchdog.unref();
-  (watchdog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
-  return watchdog;
-}
-
-function stopWatchdog(watchdog: ChildProcess): void {
-  try {
-    if (watchdog.pid !== undefined) process.kill(-watchdog.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
 
 /**
  * Spawns `node <script> ...args` from the repo root with exactly `env` (the children need no PATH)
@@ -87,7 +55,6 @@ export function spawnNode(
   env: Record<string, string>,
   nodeOptions: string[] = [],
 ): Proc {
-  installExitHook();
   // Node's on-disk compile cache only shortens start-up (module compilation), never steady state.
   const childEnv: Record<string, string> = {
     NODE_COMPILE_CACHE: join(tmpdir(), 'cl-bench-compile-cache'),
@@ -101,18 +68,23 @@ export function spawnNode(
   });
   if (child.pid === undefined) throw new Error(`${label}: could not spawn ${process.execPath}`);
   const pid = child.pid;
-  const watchdog = startWatchdog(pid);
+  const forget = killOnExit(pid);
+  const watchdog = startWatchdog(pid, 'cl-bench-watchdog');
   const stdout: string[] = [];
   const stderr: string[] = [];
   const lineWaiters = new Set<(line: string) => void>();
-  collectLines(child.stdout, stdout, (line) => {
-    for (const waiter of lineWaiters) waiter(line);
+  collectLines(child.stdout, stdout, {
+    maxLines: MAX_LOG_LINES,
+    onLine: (line) => {
+      for (const waiter of lineWaiters) waiter(line);
+    },
   });
-  collectLines(child.stderr, stderr, () => {});
+  collectLines(child.stderr, stderr, { maxLines: MAX_LOG_LINES });
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('close', (code, signal) => {
       live.delete(proc);
+      forget();
       stopWatchdog(watchdog);
       resolve({ code, signal });
     });
@@ -175,42 +147,12 @@ export function spawnNode(
   return proc;
 }
 
-function collectLines(
-  stream: NodeJS.ReadableStream | null,
-  into: string[],
-  onLine: (line: string) => void,
-): void {
-  if (!stream) return;
-  let partial = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    for (const line of parts) {
-      into.push(line);
-      if (into.length > MAX_LOG_LINES) into.shift();
-      onLine(line);
-    }
-  });
-}
-
 /** Stops every child still running (SIGTERM, then SIGKILL after `timeoutMs`). */
 export async function stopAll(timeoutMs = 5_000): Promise<void> {
   await Promise.all([...live].map((proc) => proc.stop(timeoutMs)));
 }
 
-/** A TCP port on 127.0.0.1 nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
+export { freePort };
 
 /** Polls `url` until it answers 200; fails with the child's output when it exits or times out. */
 export async function waitForHttp(proc: Proc, url: string, timeoutMs = 20_000): Promise<void> {

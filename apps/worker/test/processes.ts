@@ -3,12 +3,19 @@
  * the way an operator does: the same Node binary, the repo root as working directory, and configuration
  * by environment only. Used by the `*.e2e.test.ts` files.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  collectLines,
+  freePort,
+  killOnExit,
+  startWatchdog,
+  stopWatchdog,
+} from '@contact-linker/testkit';
+
+export { freePort };
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -47,79 +54,11 @@ export interface AppProcess {
   tail(lines?: number): string;
 }
 
-/** A TCP port nothing listens on right now (bind to 0, read it, release it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** Children must never outlive the test process, whatever happens to it. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-/**
- * Kills `pid` when this process dies in a way no `exit` hook sees (SIGKILL, vitest tearing down its
- * worker): a shell blocks reading a pipe only this process holds open and signals the child when the
- * pipe closes. It is stopped together with the child, so a reused pid is never signalled.
- */
-function startWatchdog(pid: number): ChildProcess {
-  const script = 'cat >/dev/null; kill -9 "$1" 2>/dev/null';
-  const watchdog = spawn('/bin/sh', ['-c', script, 'cl-e2e-watchdog', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    // Own process group, so stopping it takes its `cat` along.
-    detached: true,
-  });
-  watchdog.on('error', () => {});
-  watchdog.stdin?.on('error', () => {});
-  watchdog.unref();
-  (watchdog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
-  return watchdog;
-}
-
-function stopWatchdog(watchdog: ChildProcess): void {
-  try {
-    if (watchdog.pid !== undefined) process.kill(-watchdog.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-function collectLines(stream: NodeJS.ReadableStream | null, into: string[]): void {
-  if (!stream) return;
-  let partial = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    into.push(...parts);
-  });
-  stream.on('end', () => {
-    if (partial !== '') into.push(partial);
-    partial = '';
-  });
-}
-
 /**
  * Spawns one production process with exactly `env` (plus `PATH`) and nothing inherited, so the test
  * runner's own variables cannot change its behaviour. Does not wait for readiness.
  */
 export function spawnApp(name: AppName, env: Record<string, string>, url = ''): AppProcess {
-  installExitHook();
   const child = spawn(process.execPath, [ENTRYPOINT[name]], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
@@ -127,8 +66,8 @@ export function spawnApp(name: AppName, env: Record<string, string>, url = ''): 
   });
   if (child.pid === undefined) throw new Error(`${name}: could not spawn ${process.execPath}`);
   const pid = child.pid;
-  live.add(child);
-  const watchdog = startWatchdog(pid);
+  const forget = killOnExit(pid);
+  const watchdog = startWatchdog(pid, 'cl-e2e-watchdog');
   const logs: ProcessLogs = { stdout: [], stderr: [] };
   collectLines(child.stdout, logs.stdout);
   collectLines(child.stderr, logs.stderr);
@@ -136,7 +75,7 @@ export function spawnApp(name: AppName, env: Record<string, string>, url = ''): 
   // 'close' rather than 'exit': by then stdout and stderr are fully read into `logs`.
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('close', (code, signal) => {
-      live.delete(child);
+      forget();
       stopWatchdog(watchdog);
       resolve({ code, signal });
     });

@@ -1,4 +1,5 @@
 // Each line re-exports one part of the kit; the file named owns its exports.
+export * from './child-process.ts';
 export * from './dms-sandbox.ts';
 export { maxInSlidingWindow } from './http-util.ts';
 export * from './prometheus.ts';

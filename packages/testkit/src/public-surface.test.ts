@@ -4,8 +4,11 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
+      "collectLines",
       "deleteClusterKeysWithPrefix",
       "deleteKeysWithPrefix",
+      "freePort",
+      "killOnExit",
       "makeWebhookSecret",
       "maxInSlidingWindow",
       "parsePrometheusText",
@@ -16,7 +19,9 @@ it('exports exactly the public surface', async () => {
       "startPrivateRedis",
       "startRedis",
       "startRedisCluster",
+      "startWatchdog",
       "startWeb1on1Sandbox",
+      "stopWatchdog",
       "uniquePrefix",
       "waitFor",
     ]

@@ -3,12 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { test } from 'vitest';
+import { freePort, killOnExit } from './child-process.ts';
 
 /** A Redis for tests, from whichever source `startRedis` found. */
 export interface RedisHandle {
@@ -232,23 +233,6 @@ function buildRedisTestOrStub(): RedisTestFixtures {
 
 // --- private redis-server plumbing -------------------------------------------------------------
 
-const livePids = new Set<number>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pid of livePids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 /**
  * A `sh` child that blocks reading a pipe only this process holds open. When the test process ends in
  * any way, the pipe closes, `cat` returns, and the shell kills the redis-server named in the pidfile and
@@ -268,7 +252,6 @@ function startWatchdog(dir: string): void {
 }
 
 async function spawnRedis(args: string[], port: number, dir: string): Promise<ChildProcess> {
-  installExitHook();
   const pidfile = join(dir, 'redis.pid');
   const log = join(dir, 'redis.log');
   const child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
@@ -277,10 +260,10 @@ async function spawnRedis(args: string[], port: number, dir: string): Promise<Ch
   child.once('error', (error) => {
     spawnError = error;
   });
-  if (child.pid !== undefined) livePids.add(child.pid);
   const pid = child.pid;
+  const forget = pid === undefined ? () => true : killOnExit(pid);
   child.once('exit', () => {
-    if (pid !== undefined) livePids.delete(pid);
+    forget();
     // A SIGKILLed redis leaves its pidfile behind; the pid may be reused later, so forget it.
     if (pid !== undefined && readPid(pidfile) === pid) rmSync(pidfile, { force: true });
   });
@@ -322,18 +305,6 @@ function readPid(pidfile: string): number | undefined {
 function onceExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 /**
