@@ -14,15 +14,9 @@
  * runs from the first request's arrival to the last one's.
  */
 import { QUEUE } from '@contact-linker/queues';
+import { maxInSlidingWindow } from '@contact-linker/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type FaultSystem,
-  maxInSlidingWindow,
-  ORG,
-  report,
-  shortestSpan,
-  startSystem,
-} from './system.ts';
+import { type FaultSystem, ORG, report, shortestSpan, startSystem } from './system.ts';
 
 const EVENTS = 300;
 const LIMIT = 20;

@@ -24,7 +24,6 @@ import {
 import {
   type DmsSandbox,
   makeWebhookSecret,
-  maxInSlidingWindow,
   type PrivateRedis,
   type PrivateRedisOptions,
   type RecordedRequest,
@@ -42,8 +41,6 @@ import {
   startWorkerProcess,
 } from '../../apps/worker/test/processes.ts';
 import { startWeb1on1, type Web1on1Control } from './web1on1.ts';
-
-export { maxInSlidingWindow };
 
 export const ORG = 'org-fault';
 export const API_KEY = 'fault-api-key-0123456789abcdef';
