@@ -71,6 +71,9 @@ async function addLinkVerified(
   listed: Web1on1Contact | undefined,
 ) {
   let current = listed;
+  // Nothing to write: no marks, which would only send other jobs of this contact to read it again.
+  if (current && hasLink(current, link.url))
+    return { status: 'already_linked' as const, contact: current };
   for (let attempt = 0; attempt < 2; attempt++) {
     await contactWrites.pending(contactId);
     const result = await web1on1.addLink(contactId, link, current);
