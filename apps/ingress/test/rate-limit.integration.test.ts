@@ -1,6 +1,7 @@
 import { QUEUE } from '@contact-linker/queues';
 import { redisTest } from '@contact-linker/testkit';
-import { describe, expect } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, vi } from 'vitest';
 import { API_KEY, json, OTHER_API_KEY, startIngress } from './ingress-harness.ts';
 
 const test = redisTest.extend('ingress', async ({ redisUrl, prefix }, { onCleanup }) => {
@@ -56,6 +57,35 @@ describe('INGRESS_RATE_LIMIT', () => {
       expect((await second.app.inject(post(API_KEY, 3))).statusCode).toBe(429);
     } finally {
       await second.close();
+    }
+  });
+
+  test('concurrent requests are counted together, one by one exactly', async ({
+    ingress,
+    redisUrl,
+    prefix,
+  }) => {
+    const counts = vi.spyOn(ingress.redis, 'evalsha');
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => ingress.app.inject(post(API_KEY, i))),
+    );
+    const counted = counts.mock.calls.filter((call) => String(call[2]).includes(':ingress-rate:'));
+    counts.mockRestore();
+    expect(statuses.map((r) => r.statusCode).sort()).toEqual([
+      ...Array(3).fill(202),
+      ...Array(7).fill(429),
+    ]);
+    // One count for the ten, not ten round trips.
+    expect(counted).toHaveLength(1);
+    expect(await ingress.queues[QUEUE.linkContact].count()).toBe(3);
+    const probe = new Redis(redisUrl);
+    try {
+      expect(await probe.get(`${prefix}:ingress-rate:key-0`)).toBe('10');
+      const ttl = await probe.pttl(`${prefix}:ingress-rate:key-0`);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      probe.disconnect();
     }
   });
 
