@@ -3,6 +3,7 @@ import {
   moveToDeadLetter,
   QUEUE,
   type QueueSet,
+  queueCatalog,
   type RedisClient,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
@@ -74,6 +75,7 @@ export function startWorkers({
       stalledInterval: stalledIntervalMs,
       // A job whose worker died is picked up again; only a job that keeps killing workers fails.
       maxStalledCount: 5,
+      ...queueCatalog[queueName].retention,
       // BullMQ honours a queue-wide pause (`queue.rateLimit`) only when a limiter is set; this one
       // never limits by itself.
       limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },

@@ -1,4 +1,4 @@
-import { DEAD_LETTER_QUEUE, listDeadLetters, QUEUE } from '@contact-linker/queues';
+import { DEAD_LETTER_QUEUE, listDeadLetters, QUEUE, queueCatalog } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -225,5 +225,21 @@ describe('link-contact', () => {
     expect((await finished(stack, job)).state).toBe('failed');
     expect(stack.web1on1.requests).toHaveLength(0);
     expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toHaveLength(1);
+  });
+
+  test('finished jobs are trimmed by the workers, not by options stored in each job', async ({
+    stack,
+  }) => {
+    stack.web1on1.addContact({ organization: ORG, profile: { email: 'kept@example.com' } });
+    const job = await stack.link({ dmsContactId: 'DMS-9', email: 'kept@example.com' });
+    const { state, job: done } = await finished(stack, job);
+    expect(state).toBe('completed');
+    expect(done.opts).not.toHaveProperty('removeOnComplete');
+    expect(done.opts).not.toHaveProperty('removeOnFail');
+    for (const name of [QUEUE.linkContact, QUEUE.notifyDms]) {
+      const worker = stack.runtime.workers.find((w) => w.name === name);
+      expect(worker?.opts.removeOnComplete).toEqual(queueCatalog[name].retention.removeOnComplete);
+      expect(worker?.opts.removeOnFail).toEqual(queueCatalog[name].retention.removeOnFail);
+    }
   });
 });
