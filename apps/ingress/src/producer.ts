@@ -73,29 +73,30 @@ export function createProducer({
 }: ProducerOptions) {
   const linkQueue = queues[QUEUE.linkContact];
   const notifyQueue = queues[QUEUE.notifyDms];
-  // Single events from concurrent requests share one pipelined addBulk (one Redis round trip).
-  const addLive = createGroupCommit(async (jobs: Parameters<typeof linkQueue.addBulk>[0]) =>
-    (await linkQueue.addBulk(jobs)).map((job) => String(job.id)),
+  // Single events from concurrent requests share one pipelined addBulk (one Redis round trip), and
+  // one deadline: a timer per batch rather than per request.
+  const addLive = createGroupCommit((jobs: Parameters<typeof linkQueue.addBulk>[0]) =>
+    withDeadline(
+      linkQueue.addBulk(jobs).then((added) => added.map((job) => String(job.id))),
+      enqueueTimeoutMs,
+    ),
   );
   const seenKey = (eventId: string) => `${prefix}:webhook-seen:${eventId}`;
 
   return {
     async enqueueContact(event: DmsContactEvent): Promise<{ jobId: string }> {
       const data = toLinkContactJob(event, defaultPhoneCountry);
-      const jobId = await withDeadline(
-        addLive({
-          name: 'dms.contact',
-          data,
-          opts: {
-            ...jobOptionsFor(QUEUE.linkContact, attempts),
-            ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
-            jobId: randomUUID(),
-            // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
-            deduplication: { id: `contact-${contentKey(data)}` },
-          },
-        }),
-        enqueueTimeoutMs,
-      );
+      const jobId = await addLive({
+        name: 'dms.contact',
+        data,
+        opts: {
+          ...jobOptionsFor(QUEUE.linkContact, attempts),
+          ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
+          jobId: randomUUID(),
+          // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
+          deduplication: { id: `contact-${contentKey(data)}` },
+        },
+      });
       return { jobId };
     },
 
