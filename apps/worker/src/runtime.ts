@@ -15,8 +15,7 @@ import {
   createWeb1on1Client,
   type Web1on1Client,
 } from '@contact-linker/web1on1';
-import { createContactLock } from './contact-lock.ts';
-import { createContactWrites } from './contact-writes.ts';
+import { createContactGuard } from './contact-guard.ts';
 import { createNotifyState } from './notify-state.ts';
 import { createProcessors } from './processors/index.ts';
 import { startWorkers } from './workers.ts';
@@ -91,8 +90,7 @@ export function createWorkerRuntime({
   const processors = createProcessors({
     linkContact: {
       web1on1: client,
-      withContactLock: createContactLock({ redis: connection, prefix: config.queuePrefix }),
-      contactWrites: createContactWrites(connection, config.queuePrefix),
+      contactGuard: createContactGuard({ redis: connection, prefix: config.queuePrefix }),
       link: config.link,
       notifyState,
       logger,

@@ -19,8 +19,7 @@ import { createRedisConnection } from '@contact-linker/queues';
 import { redisTest } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
-import { createContactLock } from '../src/contact-lock.ts';
-import { createContactWrites } from '../src/contact-writes.ts';
+import { createContactGuard } from '../src/contact-guard.ts';
 import { createNotifyState } from '../src/notify-state.ts';
 import { createLinkContactProcessor } from '../src/processors/link-contact.ts';
 import { createNotifyDmsProcessor } from '../src/processors/notify-dms.ts';
@@ -82,8 +81,7 @@ describe('echo suppression', () => {
           return { status: 'linked', contact: { ...contact, links: [l] } };
         },
       },
-      withContactLock: createContactLock({ redis, prefix }),
-      contactWrites: createContactWrites(redis, prefix),
+      contactGuard: createContactGuard({ redis, prefix }),
       link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
       notifyLinked: async (job) => {
         await notifyDms(asJob(job.webhookId, job));

@@ -9,17 +9,17 @@ import {
 import type { Logger } from '@contact-linker/observability';
 import type { Web1on1Client } from '@contact-linker/web1on1';
 import type { Job } from 'bullmq';
-import type { WithContactLock } from '../contact-lock.ts';
-import type { ContactWrites } from '../contact-writes.ts';
+import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
 
 export interface LinkContactDeps {
   web1on1: Pick<Web1on1Client, 'findContacts' | 'addLink' | 'getContact'>;
-  /** Serialises link writes per Web1on1 contact across processes. */
-  withContactLock: WithContactLock;
-  /** When this system last wrote each contact, so a fresh list answer spares a GET. */
-  contactWrites: ContactWrites;
+  /**
+   * Serialises link writes per Web1on1 contact across processes, and knows when this system last
+   * wrote each contact, so a current list answer spares a GET.
+   */
+  contactGuard: ContactGuard;
   link: { urlTemplate: string; label: string; icon: string };
   /** Enqueues the `contact.linked` notification; absent when DMS_NOTIFY_URL is not set. */
   notifyLinked?: (job: NotifyDmsJob, jobId: string) => Promise<void>;
@@ -65,19 +65,16 @@ const hasLink = (contact: Web1on1Contact, url: string) =>
  * up for a later retry.
  */
 async function addLinkVerified(
-  { web1on1, contactWrites }: Pick<LinkContactDeps, 'web1on1' | 'contactWrites'>,
+  web1on1: LinkContactDeps['web1on1'],
   contactId: string,
   link: { label: string; url: string; icon: string },
   listed: Web1on1Contact | undefined,
 ) {
   let current = listed;
-  // Nothing to write: no marks, which would only send other jobs of this contact to read it again.
   if (current && hasLink(current, link.url))
     return { status: 'already_linked' as const, contact: current };
   for (let attempt = 0; attempt < 2; attempt++) {
-    await contactWrites.pending(contactId);
     const result = await web1on1.addLink(contactId, link, current);
-    await contactWrites.done(contactId);
     if (hasLink(result.contact, link.url)) return result;
     current = await web1on1.getContact(contactId);
     if (hasLink(current, link.url)) return { status: result.status, contact: current };
@@ -89,7 +86,7 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
   return async (job: Job<LinkContactJob, LinkContactResult>): Promise<LinkContactResult> => {
     const data = LinkContactJob.parse(job.data);
     // Before the list request: any write of ours that ends after this may be missing from its answer.
-    const listedAt = await deps.contactWrites.clock();
+    const listedAt = await deps.contactGuard.clock();
     const candidates = await findCandidates(deps.web1on1, data);
 
     if (candidates.length === 0) {
@@ -109,22 +106,29 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
     const target = candidates[0]!;
     const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
     const link = { label: deps.link.label, url, icon: deps.link.icon };
-    const { status, contact } = await deps.withContactLock(target.id, async () => {
-      // Recorded before the PATCH, because Web1on1's own `contact.update` for it can reach a worker
-      // before this job gets to enqueue `contact.linked`: that echo then finds its fields known.
-      if (deps.notifyLinked) {
-        await deps.notifyState.record(
-          target.id,
-          fingerprint(notifiedProfile(target), target.conversation ?? null),
-          String(job.id),
-        );
-      }
-      // A list answer without `links` may be a projection, never a contact without links: read it.
-      const fresh =
-        Array.isArray(target.links) &&
-        (await deps.contactWrites.unchangedSince(target.id, listedAt));
-      return addLinkVerified(deps, target.id, link, fresh ? target : undefined);
-    });
+    // A list answer without `links` may be a projection, never a contact without links: read it.
+    const complete = Array.isArray(target.links);
+    const section = {
+      ...(complete ? { listedAt } : {}),
+      // Nothing to write: no mark, which would only send other jobs of this contact to read it again.
+      noWriteIfUnchanged: complete && hasLink(target, url),
+    };
+    const { status, contact } = await deps.contactGuard.withContact(
+      target.id,
+      section,
+      async ({ unchanged }) => {
+        // Recorded before the PATCH, because Web1on1's own `contact.update` for it can reach a
+        // worker before this job gets to enqueue `contact.linked`: that echo then finds its fields known.
+        if (deps.notifyLinked) {
+          await deps.notifyState.record(
+            target.id,
+            fingerprint(notifiedProfile(target), target.conversation ?? null),
+            String(job.id),
+          );
+        }
+        return addLinkVerified(deps.web1on1, target.id, link, unchanged ? target : undefined);
+      },
+    );
     const conversation = contact.conversation ?? null;
 
     if (deps.notifyLinked) {

@@ -1,0 +1,171 @@
+import {
+  type LinkContactJob,
+  TransientError,
+  type Web1on1Contact,
+} from '@contact-linker/contracts';
+import { createLogger } from '@contact-linker/observability';
+import { createRedisConnection } from '@contact-linker/queues';
+import { redisTest } from '@contact-linker/testkit';
+import type { Job } from 'bullmq';
+import { describe, expect } from 'vitest';
+import { createContactGuard } from '../src/contact-guard.ts';
+import { createNotifyState } from '../src/notify-state.ts';
+import { createLinkContactProcessor } from '../src/processors/link-contact.ts';
+
+const test = redisTest.extend('client', async ({ redisUrl }, { onCleanup }) => {
+  const redis = createRedisConnection(redisUrl, { role: 'worker' });
+  onCleanup(() => redis.quit().then(() => undefined));
+  return redis;
+});
+
+const never = new Promise<never>(() => {});
+
+describe('contact guard', () => {
+  test('a list taken before a write, or during one, is not trusted; one taken after is', async ({
+    client,
+    prefix,
+  }) => {
+    const guard = createContactGuard({ redis: client, prefix });
+    const unchangedSince = (contactId: string, listedAt: bigint) =>
+      guard.withContact(contactId, { listedAt }, async ({ unchanged }) => unchanged);
+    const before = await guard.clock();
+    let during: bigint | undefined;
+    // Nothing written yet: current. The section itself may write, so it marks the contact.
+    expect(
+      await guard.withContact('c-1', { listedAt: before }, async ({ unchanged }) => {
+        during = await guard.clock();
+        return unchanged;
+      }),
+    ).toBe(true);
+    expect(await unchangedSince('c-1', before)).toBe(false);
+    expect(await unchangedSince('c-1', during!)).toBe(false);
+    const after = await guard.clock();
+    expect(after).toBeGreaterThan(before);
+    // That read marked the contact again; a list taken after it ended is current.
+    const later = await guard.clock();
+    expect(await unchangedSince('c-1', later)).toBe(true);
+    // Marks are per contact; a caller without a list answer never counts as current.
+    expect(await unchangedSince('c-2', before)).toBe(true);
+    expect(await guard.withContact('c-3', {}, async ({ unchanged }) => unchanged)).toBe(false);
+  });
+
+  test('a section that writes nothing to a current contact leaves no mark', async ({
+    client,
+    prefix,
+  }) => {
+    const guard = createContactGuard({ redis: client, prefix });
+    const before = await guard.clock();
+    const section = { listedAt: before, noWriteIfUnchanged: true };
+    expect(await guard.withContact('c-1', section, async ({ unchanged }) => unchanged)).toBe(true);
+    expect(await guard.withContact('c-1', section, async ({ unchanged }) => unchanged)).toBe(true);
+  });
+
+  test('a holder that dies mid-write leaves the contact untrusted after its lock expired', async ({
+    client,
+    prefix,
+  }) => {
+    const dying = createContactGuard({ redis: client, prefix, lockTtlMs: 150 });
+    void dying.withContact('c-1', {}, () => never);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const guard = createContactGuard({ redis: client, prefix });
+    const listedAt = await guard.clock();
+    // Waits for the lock to expire, then must not trust a list taken while the write was open.
+    expect(await guard.withContact('c-1', { listedAt }, async ({ unchanged }) => unchanged)).toBe(
+      false,
+    );
+  });
+
+  test('serialises sections per contact across guards, not across contacts', async ({
+    client,
+    prefix,
+  }) => {
+    const guards = [0, 1, 2].map(() => createContactGuard({ redis: client, prefix }));
+    const inside = new Map<string, number>();
+    let overlapSame = 0;
+    let overlapOther = 0;
+    const section = (contactId: string) => async () => {
+      inside.set(contactId, (inside.get(contactId) ?? 0) + 1);
+      if ((inside.get(contactId) ?? 0) > 1) overlapSame += 1;
+      if ([...inside.values()].reduce((a, b) => a + b, 0) > (inside.get(contactId) ?? 0))
+        overlapOther += 1;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inside.set(contactId, (inside.get(contactId) ?? 0) - 1);
+    };
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        guards[i % 3]!.withContact(i % 2 ? 'a' : 'b', {}, section(i % 2 ? 'a' : 'b')),
+      ),
+    );
+    expect(overlapSame).toBe(0);
+    expect(overlapOther).toBeGreaterThan(0);
+  });
+
+  test('gives up on a lock that stays busy, and never frees a lock it lost', async ({
+    client,
+    prefix,
+  }) => {
+    const short = createContactGuard({ redis: client, prefix, lockTtlMs: 100 });
+    const impatient = createContactGuard({ redis: client, prefix, waitMs: 50 });
+    let release!: () => void;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const held = short.withContact('c-1', {}, () => {
+      entered();
+      return new Promise<void>((r) => (release = r));
+    });
+    await inside;
+    await expect(impatient.withContact('c-1', {}, async () => 'ran')).rejects.toBeInstanceOf(
+      TransientError,
+    );
+    // The short lock expires; a new holder takes it, and the first holder's release leaves it be.
+    const patient = createContactGuard({ redis: client, prefix });
+    let ran = false;
+    await patient.withContact('c-1', {}, async () => {
+      release();
+      await held;
+      await expect(impatient.withContact('c-1', {}, async () => 'ran')).rejects.toBeInstanceOf(
+        TransientError,
+      );
+      ran = true;
+    });
+    expect(ran).toBe(true);
+  });
+
+  test('a job whose fresh list already shows the link marks no write', async ({
+    client,
+    prefix,
+  }) => {
+    const guard = createContactGuard({ redis: client, prefix });
+    const url = 'https://dms.example.test/c/D-1';
+    const contact: Web1on1Contact = {
+      id: 'w-1',
+      organization: 'org',
+      conversation: 'conv-1',
+      profile: { email: 'jane@example.com' },
+      links: [{ label: 'View in DMS', url }],
+    };
+    const unexpected = async (): Promise<never> => {
+      throw new Error('no Web1on1 request beyond the list is expected');
+    };
+    const link = createLinkContactProcessor({
+      web1on1: { findContacts: async () => [contact], getContact: unexpected, addLink: unexpected },
+      contactGuard: guard,
+      link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
+      notifyState: createNotifyState(client, prefix),
+      logger: createLogger({ name: 'writes-test', level: 'silent' }),
+    });
+    const before = await guard.clock();
+    const data: LinkContactJob = {
+      dmsContactId: 'D-1',
+      organization: 'org',
+      email: 'jane@example.com',
+      receivedAt: '2026-11-29T10:00:00.000Z',
+    };
+    const job = { id: 'j-1', data, attemptsMade: 0, opts: { attempts: 3 } } as unknown as Job;
+    await expect(link(job)).resolves.toMatchObject({ outcome: 'already_linked' });
+    // Other jobs that listed this contact before may still trust their answers.
+    expect(
+      await guard.withContact('w-1', { listedAt: before }, async ({ unchanged }) => unchanged),
+    ).toBe(true);
+  });
+});
