@@ -3,6 +3,7 @@ import { createDmsNotifier } from '@contact-linker/dms';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   closeQueues,
+  createPipelinedDuplicate,
   createQueues,
   jobOptionsFor,
   QUEUE,
@@ -55,8 +56,10 @@ export function createWorkerRuntime({
   reconcileIntervalMs = 300_000,
   metrics,
 }: WorkerRuntimeDeps) {
+  // BullMQ works on `connection`; the product's own Redis calls go through this one.
+  const own = createPipelinedDuplicate(connection);
   const budget = createWeb1on1Budget({
-    redis: connection,
+    redis: own,
     prefix: config.queuePrefix,
     max: config.web1on1.rateLimit.max,
     durationMs: config.web1on1.rateLimit.durationMs,
@@ -70,7 +73,7 @@ export function createWorkerRuntime({
       ...(config.web1on1.refreshToken === undefined
         ? {}
         : { refreshToken: config.web1on1.refreshToken, email: config.web1on1.botEmail }),
-      tokenStore: createRedisTokenStore({ redis: connection, prefix: config.queuePrefix }),
+      tokenStore: createRedisTokenStore({ redis: own, prefix: config.queuePrefix }),
       beforeRequest: budget.acquire,
       onRateLimited: budget.pause,
       ...(metrics
@@ -78,7 +81,7 @@ export function createWorkerRuntime({
         : {}),
     });
   const queues = createQueues(connection, config.queuePrefix);
-  const notifyState = createNotifyState(connection, config.queuePrefix);
+  const notifyState = createNotifyState(own, config.queuePrefix);
   const dms = config.notify
     ? createDmsNotifier({
         ...config.notify,
@@ -90,7 +93,7 @@ export function createWorkerRuntime({
   const processors = createProcessors({
     linkContact: {
       web1on1: client,
-      contactGuard: createContactGuard({ redis: connection, prefix: config.queuePrefix }),
+      contactGuard: createContactGuard({ redis: own, prefix: config.queuePrefix }),
       link: config.link,
       notifyState,
       logger,
@@ -138,6 +141,7 @@ export function createWorkerRuntime({
       clearInterval(reconciler);
       await workers.close();
       await closeQueues(queues);
+      await own.quit().catch(() => own.disconnect());
     },
   };
 }

@@ -71,6 +71,25 @@ export function createRedisConnection(
 }
 
 /**
+ * A second connection like `connection`, with ioredis auto-pipelining: commands issued in one
+ * event-loop turn leave in one socket write. For the product's own short, independent commands
+ * (request budget, contact locks and marks, notification state), which several concurrent jobs
+ * issue at once; on a loopback Redis every socket write costs the writer tens of microseconds of
+ * CPU (bench profile: 15 % of the worker's CPU), and this saved ~5 % of the worker's CPU per job.
+ * Never for BullMQ: auto-pipelining on its connections has been reported to break it
+ * (taskforcesh/bullmq#457). The caller closes it.
+ */
+export function createPipelinedDuplicate(connection: RedisClient): RedisClient {
+  const duplicate =
+    connection instanceof Cluster
+      ? connection.duplicate(undefined, { enableAutoPipelining: true })
+      : connection.duplicate({ enableAutoPipelining: true });
+  // The original connection reports Redis outages; without a listener ioredis prints each error.
+  duplicate.on('error', () => {});
+  return duplicate;
+}
+
+/**
  * Whether Redis answers PING within `timeoutMs`. Worker connections queue commands while
  * disconnected, so a bare `ping()` would hang a readiness probe until Redis came back.
  */

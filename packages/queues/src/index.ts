@@ -13,6 +13,7 @@ export {
   type WorkQueueName,
 } from './catalog.ts';
 export {
+  createPipelinedDuplicate,
   createRedisConnection,
   evictionPolicy,
   type RedisClient,

@@ -12,6 +12,7 @@ it('exports exactly the public surface', async () => {
       "bulkJobs",
       "closeQueues",
       "contentKey",
+      "createPipelinedDuplicate",
       "createQueues",
       "createRedisConnection",
       "deadLetterId",
