@@ -19,8 +19,8 @@ export interface ContactGuardOptions {
 
 export interface GuardedSection {
   /**
-   * The Redis clock (`clock()`) taken before the list answer the caller holds, when that answer
-   * shows the contact's whole `links`; without it the contact counts as changed.
+   * The write clock (`clock()`) read before the list request whose answer the caller holds, when
+   * that answer shows the contact's whole `links`; without it the contact counts as changed.
    */
   listedAt?: bigint;
   /** The caller writes nothing when its list answer is current (it already shows the link). */
@@ -30,45 +30,62 @@ export interface GuardedSection {
 /** Longer than any job can take from listing a contact to holding its lock (lists, budget, lock wait). */
 const MARK_TTL_S = 300;
 
-const CLOCK = luaScript(
-  `local t = redis.call('TIME') return t[1] .. string.format('%06d', t[2])`,
-  1,
-);
+/**
+ * The write clock: KEYS[3] holds the number of the last write that ended, a logical clock that
+ * starts at the Redis server's time in µs and then goes up by at least 1 per write, so it keeps
+ * rising across a Redis that lost its data. Read as a string: a Lua number in a reply is an integer
+ * but `tostring` would print it as a float.
+ */
+const LAST = `local last = redis.call('GET', KEYS[3]) or '0'`;
+
+const CLOCK = luaScript(`return redis.call('GET', KEYS[1]) or '0'`, 1);
 
 /**
- * KEYS: the contact's lock, its write mark. ARGV: owner, lock TTL (ms), listedAt (µs, or ''),
- * '1' when the caller writes nothing to an unchanged contact, mark TTL (s).
- * Returns -1 when the lock is busy (nothing changed), else bit 0 = unchanged since listedAt and
- * bit 1 = the contact was marked `pending` (a write may follow).
- * µs times fit a Lua number (a double) exactly until the year 2255.
+ * How old (by this process's monotonic clock) a write-clock reading from a reply may be and still be
+ * handed out by `clock()`. Older only costs efficiency: writes since then count as changes.
+ */
+const CLOCK_REUSE_MS = 1000;
+
+/**
+ * KEYS: the contact's lock, its write mark, the write clock. ARGV: owner, lock TTL (ms), listedAt
+ * (or ''), '1' when the caller writes nothing to an unchanged contact, mark TTL (s).
+ * Returns { state, clock }: state -1 when the lock is busy (nothing changed), else bit 0 = unchanged
+ * since listedAt and bit 1 = the contact was marked `pending` (a write may follow).
+ * Clock values fit a Lua number (a double) exactly until the year 2255.
  */
 const ACQUIRE = luaScript(
   `
-if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return -1 end
+${LAST}
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return { -1, last } end
 local mark = redis.call('GET', KEYS[2])
-local unchanged = ARGV[3] ~= '' and (not mark or (mark ~= 'pending' and tonumber(mark) < tonumber(ARGV[3])))
-if unchanged and ARGV[4] == '1' then return 1 end
+local unchanged = ARGV[3] ~= '' and (not mark or (mark ~= 'pending' and tonumber(mark) <= tonumber(ARGV[3])))
+if unchanged and ARGV[4] == '1' then return { 1, last } end
 redis.call('SET', KEYS[2], 'pending', 'EX', ARGV[5])
-if unchanged then return 3 end
-return 2
+if unchanged then return { 3, last } end
+return { 2, last }
 `,
-  2,
+  3,
 );
 
 /**
- * KEYS: the contact's lock, its write mark. ARGV: owner, '1' when the contact was marked, mark TTL.
- * A marked contact gets the time its writes ended; the lock is freed only while it is still ours.
+ * KEYS: the contact's lock, its write mark, the write clock. ARGV: owner, '1' when the contact was
+ * marked, mark TTL (s). A marked contact gets the next clock value (its writes ended now); the lock
+ * is freed only while it is still ours. Returns the clock.
  */
 const RELEASE = luaScript(
   `
+${LAST}
 if ARGV[2] == '1' then
   local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], t[1] .. string.format('%06d', t[2]), 'EX', ARGV[3])
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  last = string.format('%.0f', math.max(now, tonumber(last) + 1))
+  redis.call('SET', KEYS[3], last)
+  redis.call('SET', KEYS[2], last, 'EX', ARGV[3])
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
+return last
 `,
-  2,
+  3,
 );
 
 /**
@@ -77,13 +94,15 @@ return 1
  * - a per-contact lock: the API's PATCH replaces the whole array, so two unserialised adds lose a
  *   link. A `SET NX PX` lock with an owner token is enough here: one Redis decides, and a lock
  *   outliving a dead holder only delays, never corrupts;
- * - write marks: when this system last wrote the contact, on the Redis server's clock. A job that
+ * - write marks: when this system last wrote the contact, on a write clock in Redis. A job that
  *   listed the contact after the last write may PATCH from its list answer instead of reading the
  *   contact again (one Web1on1 request of three saved). While a section that may write runs, the
  *   mark says `pending`, and a writer that died mid-request leaves it so until it expires: every
  *   reader then reads again.
- * Every key is under the hash-tagged prefix, so on a Redis Cluster the scripts run on one node and
- * their TIME readings come from one clock.
+ * Every script answers with the write clock, and `clock()` hands out the latest reading: every write
+ * numbered up to it ended before that reply was sent, so a list request sent after it arrived shows
+ * them. A busy worker thus needs no Redis call of its own to read the clock. Every key is under the
+ * hash-tagged prefix, so on a Redis Cluster all of them live on one node.
  */
 export function createContactGuard({
   redis,
@@ -93,16 +112,30 @@ export function createContactGuard({
 }: ContactGuardOptions) {
   const lockKey = (contactId: string) => `${prefix}:lock:contact:${contactId}`;
   const markKey = (contactId: string) => `${prefix}:contact-written:${contactId}`;
+  const clockKey = `${prefix}:contact-write-clock`;
+  let seen: { value: bigint; at: number } | undefined;
+  const observe = (reading: string): void => {
+    const value = BigInt(reading);
+    // The latest rather than the largest: an older reading only makes the caller more cautious,
+    // and after Redis lost its data only readings taken since are true.
+    seen = { value, at: performance.now() };
+  };
 
   return {
-    /** The Redis server's time in microseconds: take it before listing. */
+    /**
+     * A reading of the write clock: take it before listing. Every write of ours numbered up to it
+     * has ended, so the list answer shows it; later ones may be missing.
+     */
     async clock(): Promise<bigint> {
-      return BigInt((await CLOCK(redis, markKey('clock'))) as string);
+      if (seen !== undefined && performance.now() - seen.at < CLOCK_REUSE_MS) return seen.value;
+      const reading = (await CLOCK(redis, clockKey)) as string;
+      observe(reading);
+      return BigInt(reading);
     },
 
     /**
      * Runs `critical` holding the contact's lock. It learns whether the caller's list answer is
-     * still current (`unchanged`): no write of ours started or ended since `listedAt`.
+     * still current (`unchanged`): no write of ours is open or ended after `listedAt`.
      * @throws TransientError when the lock stays busy for `waitMs`
      */
     async withContact<T>(
@@ -110,13 +143,14 @@ export function createContactGuard({
       { listedAt, noWriteIfUnchanged = false }: GuardedSection,
       critical: (state: { unchanged: boolean }) => Promise<T>,
     ): Promise<T> {
-      const keys = [lockKey(contactId), markKey(contactId)] as const;
+      const keys = [lockKey(contactId), markKey(contactId), clockKey] as const;
       const owner = randomUUID();
       const deadline = performance.now() + waitMs;
       let pause = 5;
       let state: number;
       for (;;) {
-        state = (await ACQUIRE(
+        let reading: string;
+        [state, reading] = (await ACQUIRE(
           redis,
           ...keys,
           owner,
@@ -124,7 +158,8 @@ export function createContactGuard({
           listedAt === undefined ? '' : String(listedAt),
           noWriteIfUnchanged ? '1' : '0',
           MARK_TTL_S,
-        )) as number;
+        )) as [number, string];
+        observe(reading);
         if (state !== -1) break;
         if (performance.now() > deadline) {
           throw new TransientError('Web1on1 contact is locked by another job for too long');
@@ -136,7 +171,10 @@ export function createContactGuard({
       try {
         return await critical({ unchanged: (state & 1) !== 0 });
       } finally {
-        await RELEASE(redis, ...keys, owner, marked ? '1' : '0', MARK_TTL_S).catch(() => {});
+        await RELEASE(redis, ...keys, owner, marked ? '1' : '0', MARK_TTL_S).then(
+          (reading) => observe(reading as string),
+          () => {},
+        );
       }
     },
   };

@@ -7,7 +7,7 @@ import { createLogger } from '@contact-linker/observability';
 import { createRedisConnection } from '@contact-linker/queues';
 import { redisTest } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
-import { describe, expect } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import { createContactGuard } from '../src/contact-guard.ts';
 import { createNotifyState } from '../src/notify-state.ts';
 import { createLinkContactProcessor } from '../src/processors/link-contact.ts';
@@ -39,14 +39,28 @@ describe('contact guard', () => {
     ).toBe(true);
     expect(await unchangedSince('c-1', before)).toBe(false);
     expect(await unchangedSince('c-1', during!)).toBe(false);
-    const after = await guard.clock();
-    expect(after).toBeGreaterThan(before);
-    // That read marked the contact again; a list taken after it ended is current.
+    // That read marked the contact again; a list taken after it ended is current, whether the
+    // clock comes from this guard's last reply or from Redis.
     const later = await guard.clock();
+    expect(later).toBeGreaterThan(before);
     expect(await unchangedSince('c-1', later)).toBe(true);
+    const elsewhere = await createContactGuard({ redis: client, prefix }).clock();
+    expect(await unchangedSince('c-1', elsewhere)).toBe(true);
     // Marks are per contact; a caller without a list answer never counts as current.
     expect(await unchangedSince('c-2', before)).toBe(true);
     expect(await guard.withContact('c-3', {}, async ({ unchanged }) => unchanged)).toBe(false);
+  });
+
+  test('reads the clock from the replies it already has', async ({ client, prefix }) => {
+    const guard = createContactGuard({ redis: client, prefix });
+    const calls = vi.spyOn(client, 'evalsha');
+    const first = await guard.clock();
+    await guard.withContact('c-1', {}, async () => {});
+    const scripts = calls.mock.calls.length;
+    const reused = await guard.clock();
+    expect(calls.mock.calls.length).toBe(scripts);
+    calls.mockRestore();
+    expect(reused).toBeGreaterThan(first);
   });
 
   test('a section that writes nothing to a current contact leaves no mark', async ({
