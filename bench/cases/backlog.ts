@@ -11,14 +11,13 @@
  * (one sandbox contact per job is impossible at this size: the sandbox's list is a linear scan).
  */
 
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { contentKey, jobOptionsFor, toLinkContactJob } from '@contact-linker/queues';
+import { linkContactEntry, toLinkContactJob } from '@contact-linker/queues';
 import type { Queue } from 'bullmq';
 import { startMinimalWorker, startProductWorker, stopProcs } from '../lib/apps.ts';
 import type { BenchCase, BenchContext, CaseOutput, Goal } from '../lib/context.ts';
@@ -89,15 +88,7 @@ function makeProductJobs(tag: string, pool: number) {
       phoneRaw: '06 1234 5678',
       receivedAt,
     };
-    return {
-      name: 'dms.contact',
-      data,
-      opts: {
-        ...jobOptionsFor(LINK_QUEUE, PRODUCT_ATTEMPTS),
-        jobId: randomUUID(),
-        deduplication: { id: `contact-${contentKey(data)}` },
-      },
-    };
+    return linkContactEntry(data, { attempts: PRODUCT_ATTEMPTS, bulk: false });
   };
   const event = { ...dmsEvent(tag, 7), email: dmsEmail(tag, 7 % pool) };
   const real = toLinkContactJob(event, 'NL', new Date(receivedAt));

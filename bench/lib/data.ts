@@ -4,8 +4,7 @@
  * exactly as its ingress builds it, the reference job (the parsed body, default options), and the
  * matching Web1on1 sandbox contacts.
  */
-import { randomUUID } from 'node:crypto';
-import { contentKey, jobOptionsFor, QUEUE, toLinkContactJob } from '@contact-linker/queues';
+import { linkContactEntry, QUEUE, toLinkContactJob } from '@contact-linker/queues';
 import type { Web1on1Sandbox } from '@contact-linker/testkit';
 
 export const ORG = 'org-bench';
@@ -55,16 +54,7 @@ export function dmsBulkBody(tag: string, count: number): string {
 
 /** One live link-contact job exactly as `POST /updatecontact` enqueues it (producer.ts). */
 export function productJob(tag: string, i: number, attempts = PRODUCT_ATTEMPTS) {
-  const data = toLinkContactJob(dmsEvent(tag, i), 'NL');
-  return {
-    name: 'dms.contact',
-    data,
-    opts: {
-      ...jobOptionsFor(LINK_QUEUE, attempts),
-      jobId: randomUUID(),
-      deduplication: { id: `contact-${contentKey(data)}` },
-    },
-  };
+  return linkContactEntry(toLinkContactJob(dmsEvent(tag, i), 'NL'), { attempts, bulk: false });
 }
 
 /** The reference job: the parsed request body with one `queue.add` and BullMQ's default options. */

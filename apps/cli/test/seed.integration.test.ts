@@ -72,7 +72,7 @@ describe('pnpm cli seed', () => {
       receivedAt: expect.any(String),
     });
     expect(job?.opts).toMatchObject({ priority: PRIORITY.bulk, attempts: 3 });
-    expect(job?.deduplicationId).toBe(`contact-${contentKey(job!.data)}`);
+    expect(job?.deduplicationId).toBe(contentKey(job!.data));
   });
 
   test('resumes after an interruption and a crash before a checkpoint, queuing every line once', async ({

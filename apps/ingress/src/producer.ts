@@ -6,10 +6,9 @@ import {
 } from '@contact-linker/contracts';
 import {
   bulkJobs,
-  contentKey,
   deadLetterId,
   jobOptionsFor,
-  PRIORITY,
+  linkContactEntry,
   QUEUE,
   type QueueSet,
   type RedisClient,
@@ -86,17 +85,7 @@ export function createProducer({
   return {
     async enqueueContact(event: DmsContactEvent): Promise<{ jobId: string }> {
       const data = toLinkContactJob(event, defaultPhoneCountry);
-      const jobId = await addLive({
-        name: 'dms.contact',
-        data,
-        opts: {
-          ...jobOptionsFor(QUEUE.linkContact, attempts),
-          ...(PRIORITY.live === undefined ? {} : { priority: PRIORITY.live }),
-          jobId: randomUUID(),
-          // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
-          deduplication: { id: `contact-${contentKey(data)}` },
-        },
-      });
+      const jobId = await addLive(linkContactEntry(data, { attempts, bulk: false }));
       return { jobId };
     },
 

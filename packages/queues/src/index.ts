@@ -40,6 +40,8 @@ export {
   contentKey,
   describeIssues,
   type LinkContactBulkJob,
+  type LinkContactEntryOptions,
+  linkContactEntry,
   toLinkContactJob,
 } from './link-contact-jobs.ts';
 export { deleteIfValue, luaScript } from './lua-script.ts';

@@ -1,7 +1,13 @@
 import { DmsContactEvent } from '@contact-linker/contracts';
 import { describe, expect, it } from 'vitest';
 import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
-import { bulkJobs, contentKey, describeIssues, toLinkContactJob } from './link-contact-jobs.ts';
+import {
+  bulkJobs,
+  contentKey,
+  describeIssues,
+  linkContactEntry,
+  toLinkContactJob,
+} from './link-contact-jobs.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -69,6 +75,30 @@ describe('contentKey', () => {
   });
 });
 
+describe('linkContactEntry', () => {
+  const data = toLinkContactJob({ id: 'x', organization: 'o', email: 'a@b.nl' }, 'NL', now);
+
+  it('queues live events without a priority, ahead of bulk ones', () => {
+    const live = linkContactEntry(data, { attempts: 3, bulk: false, jobId: 'j-1' });
+    expect(live).toEqual({
+      name: 'dms.contact',
+      data,
+      opts: {
+        ...jobOptionsFor(QUEUE.linkContact, 3),
+        jobId: 'j-1',
+        deduplication: { id: contentKey(data) },
+      },
+    });
+    expect(linkContactEntry(data, { attempts: 3, bulk: true }).opts?.priority).toBe(PRIORITY.bulk);
+  });
+
+  it('gives every entry its own id and a 128-bit content key as its deduplication id', () => {
+    const [a, b] = [1, 2].map(() => linkContactEntry(data, { attempts: 3, bulk: false }));
+    expect(a?.opts?.jobId).not.toBe(b?.opts?.jobId);
+    expect(a?.opts?.deduplication?.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+});
+
 describe('bulkJobs', () => {
   const events = [
     { id: 1, organization: 'o', email: 'a@b.nl' },
@@ -91,7 +121,7 @@ describe('bulkJobs', () => {
         ...jobOptionsFor(QUEUE.linkContact, 4),
         priority: PRIORITY.bulk,
         jobId: 'j-0',
-        deduplication: { id: `contact-${contentKey(toLinkContactJob(events[0]!, 'NL', now))}` },
+        deduplication: { id: contentKey(toLinkContactJob(events[0]!, 'NL', now)) },
       },
     });
     expect(second?.data.phoneE164).toBe('+31201234567');

@@ -32,12 +32,18 @@ export function toLinkContactJob(
   });
 }
 
-/** Same organization, id, email and phone after normalisation → same key → one pending job. */
+/**
+ * Same organization, id, email and phone after normalisation → same key → one pending job. It is
+ * the job's deduplication id as it is (BullMQ scopes those per queue), 128 bits of SHA-256: the key
+ * is stored three times per waiting job, and collisions stay out of reach.
+ */
 export function contentKey(job: LinkContactJob): string {
   const phone = job.phoneE164 ?? job.phoneRaw ?? '';
   return createHash('sha256')
     .update(JSON.stringify([job.organization, job.dmsContactId, job.email ?? '', phone]))
-    .digest('base64url');
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
 }
 
 /** One entry of `addBulk` on the link-contact queue. */
@@ -61,28 +67,50 @@ export interface BulkJobsOptions {
   now?: Date;
 }
 
+export interface LinkContactEntryOptions {
+  /** Attempts before a job is dead-lettered (`JOB_ATTEMPTS`). */
+  attempts: number;
+  /** Bulk sources (`/updatecontacts`, the CLI's seed) queue below live events. */
+  bulk: boolean;
+  /** @defaultValue a random UUID */
+  jobId?: string;
+}
+
 /**
- * The `addBulk` entries for DMS events from a bulk source: bulk priority (below live events), the
- * queue's catalog options, and the same content deduplication as single events, so an event whose
- * normalised content is already pending is not queued twice.
+ * The `add`/`addBulk` entry for link-contact job data, the one shape every producer enqueues: the
+ * queue's catalog options, bulk priority for bulk sources, and content deduplication, so an event
+ * whose normalised content is already pending is not queued twice.
  */
+export function linkContactEntry(
+  data: LinkContactJob,
+  { attempts, bulk, jobId = randomUUID() }: LinkContactEntryOptions,
+): LinkContactBulkJob {
+  const priority = bulk ? PRIORITY.bulk : PRIORITY.live;
+  return {
+    name: bulk ? 'dms.contact.bulk' : 'dms.contact',
+    data,
+    opts: {
+      ...jobOptionsFor(QUEUE.linkContact, attempts),
+      ...(priority === undefined ? {} : { priority }),
+      jobId,
+      // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
+      deduplication: { id: contentKey(data) },
+    },
+  };
+}
+
+/** The `addBulk` entries for DMS events from a bulk source (see `linkContactEntry`). */
 export function bulkJobs(
   events: readonly DmsContactEvent[],
   { attempts, defaultPhoneCountry, jobId = () => randomUUID(), now = new Date() }: BulkJobsOptions,
 ): LinkContactBulkJob[] {
-  return events.map((event, index) => {
-    const data = toLinkContactJob(event, defaultPhoneCountry, now);
-    return {
-      name: 'dms.contact.bulk',
-      data,
-      opts: {
-        ...jobOptionsFor(QUEUE.linkContact, attempts),
-        priority: PRIORITY.bulk,
-        jobId: jobId(index),
-        deduplication: { id: `contact-${contentKey(data)}` },
-      },
-    };
-  });
+  return events.map((event, index) =>
+    linkContactEntry(toLinkContactJob(event, defaultPhoneCountry, now), {
+      attempts,
+      bulk: true,
+      jobId: jobId(index),
+    }),
+  );
 }
 
 /** One line per problem of an item, e.g. `id: must be 1-128 characters …; email: Invalid email`. */

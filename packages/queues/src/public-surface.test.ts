@@ -21,6 +21,7 @@ it('exports exactly the public surface', async () => {
       "evictionPolicy",
       "isWorkQueueName",
       "jobOptionsFor",
+      "linkContactEntry",
       "listDeadLetters",
       "luaScript",
       "moveToDeadLetter",
