@@ -7,10 +7,9 @@ export interface ContactGuardOptions {
   redis: RedisClient;
   prefix: string;
   /**
-   * How long a holder may keep a contact's lock; it expires on its own if the holder dies. Longer
-   * than the critical section can take: at most five Web1on1 requests (GET, PATCH, GET, PATCH, GET)
-   * of at most 10 s each, each after a budget wait of at most 5 s.
-   * @defaultValue 90_000
+   * How long a contact's lock outlives its holder: the holder renews it every third of this while
+   * its section runs, however long that takes, and a holder that died frees it this long after.
+   * @defaultValue 15_000, as BullMQ's job locks
    */
   lockTtlMs?: number;
   /** How long a job waits for a busy lock before it is retried later. @defaultValue 30_000 */
@@ -89,6 +88,20 @@ return last
 );
 
 /**
+ * KEYS: the contact's lock, its write mark. ARGV: owner, lock TTL (ms), mark TTL (s). Renews the
+ * lock while it is still ours, and a `pending` mark with it, so neither expires under a live writer.
+ */
+const RENEW = luaScript(
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('GET', KEYS[2]) == 'pending' then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+return 1
+`,
+  2,
+);
+
+/**
  * Everything that keeps one Web1on1 contact's `links` consistent across worker processes, in two
  * Redis calls per job (it was five):
  * - a per-contact lock: the API's PATCH replaces the whole array, so two unserialised adds lose a
@@ -107,7 +120,7 @@ return last
 export function createContactGuard({
   redis,
   prefix,
-  lockTtlMs = 90_000,
+  lockTtlMs = 15_000,
   waitMs = 30_000,
 }: ContactGuardOptions) {
   const lockKey = (contactId: string) => `${prefix}:lock:contact:${contactId}`;
@@ -168,9 +181,16 @@ export function createContactGuard({
         pause = Math.min(pause * 2, 100);
       }
       const marked = (state & 2) !== 0;
+      // A slow section (several Web1on1 requests of up to 10 s, budget waits) must not lose its lock
+      // to another writer; renewing costs nothing in the usual sub-second section.
+      const renewal = setInterval(() => {
+        RENEW(redis, keys[0], keys[1], owner, lockTtlMs, MARK_TTL_S).catch(() => {});
+      }, lockTtlMs / 3);
+      renewal.unref();
       try {
         return await critical({ unchanged: (state & 1) !== 0 });
       } finally {
+        clearInterval(renewal);
         await RELEASE(redis, ...keys, owner, marked ? '1' : '0', MARK_TTL_S).then(
           (reading) => observe(reading as string),
           () => {},

@@ -76,17 +76,44 @@ describe('contact guard', () => {
 
   test('a holder that dies mid-write leaves the contact untrusted after its lock expired', async ({
     client,
+    redisUrl,
     prefix,
   }) => {
-    const dying = createContactGuard({ redis: client, prefix, lockTtlMs: 150 });
-    void dying.withContact('c-1', {}, () => never);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A process that dies: its connection goes, so it renews nothing and releases nothing.
+    const doomed = createRedisConnection(redisUrl, { role: 'worker' });
+    const dying = createContactGuard({ redis: doomed, prefix, lockTtlMs: 150 });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    void dying.withContact('c-1', {}, () => {
+      entered();
+      return never;
+    });
+    await inside;
+    doomed.disconnect();
     const guard = createContactGuard({ redis: client, prefix });
     const listedAt = await guard.clock();
     // Waits for the lock to expire, then must not trust a list taken while the write was open.
     expect(await guard.withContact('c-1', { listedAt }, async ({ unchanged }) => unchanged)).toBe(
       false,
     );
+  });
+
+  test('a live holder keeps its lock however long its section runs', async ({ client, prefix }) => {
+    const slow = createContactGuard({ redis: client, prefix, lockTtlMs: 150 });
+    const impatient = createContactGuard({ redis: client, prefix, waitMs: 400 });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const held = slow.withContact('c-1', {}, async () => {
+      entered();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    });
+    await inside;
+    // Four lifetimes of the lock pass while the other guard waits for it.
+    await expect(impatient.withContact('c-1', {}, async () => 'ran')).rejects.toBeInstanceOf(
+      TransientError,
+    );
+    await held;
+    await expect(impatient.withContact('c-1', {}, async () => 'ran')).resolves.toBe('ran');
   });
 
   test('serialises sections per contact across guards, not across contacts', async ({
@@ -118,12 +145,12 @@ describe('contact guard', () => {
     client,
     prefix,
   }) => {
-    const short = createContactGuard({ redis: client, prefix, lockTtlMs: 100 });
+    const first = createContactGuard({ redis: client, prefix });
     const impatient = createContactGuard({ redis: client, prefix, waitMs: 50 });
     let release!: () => void;
     let entered!: () => void;
     const inside = new Promise<void>((r) => (entered = r));
-    const held = short.withContact('c-1', {}, () => {
+    const held = first.withContact('c-1', {}, () => {
       entered();
       return new Promise<void>((r) => (release = r));
     });
@@ -131,10 +158,12 @@ describe('contact guard', () => {
     await expect(impatient.withContact('c-1', {}, async () => 'ran')).rejects.toBeInstanceOf(
       TransientError,
     );
-    // The short lock expires; a new holder takes it, and the first holder's release leaves it be.
-    const patient = createContactGuard({ redis: client, prefix });
+    // The first holder loses its lock (as if it had stalled past its lifetime); a new holder takes
+    // it, and the first holder's release leaves it be.
+    await client.del(`${prefix}:lock:contact:c-1`);
+    const second = createContactGuard({ redis: client, prefix });
     let ran = false;
-    await patient.withContact('c-1', {}, async () => {
+    await second.withContact('c-1', {}, async () => {
       release();
       await held;
       await expect(impatient.withContact('c-1', {}, async () => 'ran')).rejects.toBeInstanceOf(
