@@ -5,19 +5,11 @@
  * processes). Unlike `apps/worker/test/processes.ts` it runs any script (the baselines too), caps the
  * captured output, and adds profiling options.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  collectLines,
-  freePort,
-  killOnExit,
-  startWatchdog,
-  stopWatchdog,
-} from '@contact-linker/testkit';
+import { type ExitStatus, freePort, spawnWatched, waitUntilServing } from '@contact-linker/testkit';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -31,7 +23,7 @@ export interface Proc {
   /** The last lines of stdout and stderr (at most 200 each). */
   stdout: string[];
   stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ExitStatus>;
   running(): boolean;
   /** Resolves on the first stdout line matching `re`; rejects on exit or after `timeoutMs`. */
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
@@ -61,42 +53,18 @@ export function spawnNode(
     ...env,
   };
   if (nodeOptions.length > 0) childEnv.NODE_OPTIONS = nodeOptions.join(' ');
-  const child = spawn(process.execPath, [script, ...args], {
+  const lineWaiters = new Set<(line: string) => void>();
+  const child = spawnWatched(label, [script, ...args], {
     cwd: REPO_ROOT,
     env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`${label}: could not spawn ${process.execPath}`);
-  const pid = child.pid;
-  const forget = killOnExit(pid);
-  const watchdog = startWatchdog(pid, 'cl-bench-watchdog');
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const lineWaiters = new Set<(line: string) => void>();
-  collectLines(child.stdout, stdout, {
+    watchdogName: 'cl-bench-watchdog',
     maxLines: MAX_LOG_LINES,
-    onLine: (line) => {
+    onStdoutLine: (line) => {
       for (const waiter of lineWaiters) waiter(line);
     },
   });
-  collectLines(child.stderr, stderr, { maxLines: MAX_LOG_LINES });
-
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('close', (code, signal) => {
-      live.delete(proc);
-      forget();
-      stopWatchdog(watchdog);
-      resolve({ code, signal });
-    });
-  });
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const tail = (lines = 20) =>
-    [
-      `--- ${label} (pid ${pid}) stdout ---`,
-      ...stdout.slice(-lines),
-      `--- ${label} stderr ---`,
-      ...stderr.slice(-lines),
-    ].join('\n');
+  const { pid, stdout, stderr, exited, running } = child;
+  const tail = (lines = 20) => child.tail(lines);
 
   const proc: Proc = {
     label,
@@ -130,19 +98,14 @@ export function spawnNode(
       });
     },
     async stop(timeoutMs = 10_000) {
-      if (running()) child.kill('SIGTERM');
-      const timeout = sleep(timeoutMs, 'timeout' as const, { ref: false });
-      if ((await Promise.race([exited, timeout])) === 'timeout') {
-        if (running()) child.kill('SIGKILL');
-        await exited;
-      }
+      if ((await child.signalAndWait('SIGTERM', timeoutMs)) === 'timeout') await child.kill();
     },
     async kill() {
-      if (running()) child.kill('SIGKILL');
-      await exited;
+      await child.kill();
     },
     tail,
   };
+  void exited.then(() => live.delete(proc));
   live.add(proc);
   return proc;
 }
@@ -156,26 +119,7 @@ export { freePort };
 
 /** Polls `url` until it answers 200; fails with the child's output when it exits or times out. */
 export async function waitForHttp(proc: Proc, url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (performance.now() < deadline) {
-    if (!proc.running()) {
-      const status = await proc.exited;
-      throw new Error(`${proc.label} exited (code ${status.code}) before ready\n${proc.tail()}`);
-    }
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await sleep(25);
-  }
-  throw new Error(
-    `${proc.label} not ready at ${url} within ${timeoutMs} ms (${last})\n${proc.tail()}`,
-  );
+  await waitUntilServing(proc, url, { timeoutMs, intervalMs: 25 });
 }
 
 /** CPU time (user + system) of `pid` so far, in milliseconds, from /proc/<pid>/stat. */

@@ -3,19 +3,11 @@
  * the way an operator does: the same Node binary, the repo root as working directory, and configuration
  * by environment only. Used by the `*.e2e.test.ts` files.
  */
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  collectLines,
-  freePort,
-  killOnExit,
-  startWatchdog,
-  stopWatchdog,
-} from '@contact-linker/testkit';
+import { type ExitStatus, freePort, spawnWatched, waitUntilServing } from '@contact-linker/testkit';
 
-export { freePort };
+export { type ExitStatus, freePort };
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -24,11 +16,6 @@ export const ENTRYPOINT = {
   worker: 'apps/worker/src/main.ts',
 } as const;
 export type AppName = keyof typeof ENTRYPOINT;
-
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 /** Output of a child, one entry per line (without the newline), appended as it arrives. */
 export interface ProcessLogs {
@@ -59,58 +46,29 @@ export interface AppProcess {
  * runner's own variables cannot change its behaviour. Does not wait for readiness.
  */
 export function spawnApp(name: AppName, env: Record<string, string>, url = ''): AppProcess {
-  const child = spawn(process.execPath, [ENTRYPOINT[name]], {
+  const child = spawnWatched(name, [ENTRYPOINT[name]], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    watchdogName: 'cl-e2e-watchdog',
   });
-  if (child.pid === undefined) throw new Error(`${name}: could not spawn ${process.execPath}`);
-  const pid = child.pid;
-  const forget = killOnExit(pid);
-  const watchdog = startWatchdog(pid, 'cl-e2e-watchdog');
-  const logs: ProcessLogs = { stdout: [], stderr: [] };
-  collectLines(child.stdout, logs.stdout);
-  collectLines(child.stderr, logs.stderr);
-
-  // 'close' rather than 'exit': by then stdout and stderr are fully read into `logs`.
-  const exited = new Promise<ExitStatus>((resolve) => {
-    child.once('close', (code, signal) => {
-      forget();
-      stopWatchdog(watchdog);
-      resolve({ code, signal });
-    });
-  });
-  const running = () => child.exitCode === null && child.signalCode === null;
-
-  const tail = (lines = 30) =>
-    [
-      `--- ${name} (pid ${pid}) stdout ---`,
-      ...logs.stdout.slice(-lines),
-      `--- ${name} stderr ---`,
-      ...logs.stderr.slice(-lines),
-    ].join('\n');
-
   return {
     name,
-    pid,
+    pid: child.pid,
     url,
-    logs,
-    exited,
-    running,
+    logs: { stdout: child.stdout, stderr: child.stderr },
+    exited: child.exited,
+    running: child.running,
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000) {
-      if (running()) child.kill(signal);
-      const timeout = sleep(timeoutMs, 'timeout' as const, { ref: false });
-      const result = await Promise.race([exited, timeout]);
+      const result = await child.signalAndWait(signal, timeoutMs);
       if (result === 'timeout') {
-        throw new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}\n${tail()}`);
+        throw new Error(
+          `${name} did not exit within ${timeoutMs} ms of ${signal}\n${child.tail()}`,
+        );
       }
       return result;
     },
-    async kill() {
-      if (running()) child.kill('SIGKILL');
-      return exited;
-    },
-    tail,
+    kill: child.kill,
+    tail: child.tail,
   };
 }
 
@@ -123,48 +81,29 @@ export async function waitUntilReady(
   path = '/readyz',
   timeoutMs = 15_000,
 ): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (performance.now() < deadline) {
-    if (!app.running()) {
-      const status = await app.exited;
-      throw new Error(
-        `${app.name} exited before it was ready (code ${status.code}, signal ${status.signal})\n${app.tail()}`,
-      );
-    }
-    try {
-      const res = await fetch(`${app.url}${path}`, { signal: AbortSignal.timeout(1_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await sleep(50);
-  }
-  throw new Error(
-    `${app.name} not ready at ${app.url}${path} within ${timeoutMs} ms (${last})\n${app.tail()}`,
-  );
+  await waitUntilServing({ ...app, label: app.name }, `${app.url}${path}`, {
+    timeoutMs,
+    intervalMs: 50,
+  });
+}
+
+/** The variable that names each process's HTTP port (the ingress API, the worker's ops server). */
+const PORT_VARIABLE = { ingress: 'PORT', worker: 'WORKER_PORT' } as const;
+
+/** `node apps/<name>/src/main.ts` listening on its port from `env`, once `GET /readyz` answers 200. */
+async function startAppProcess(name: AppName, env: Record<string, string>): Promise<AppProcess> {
+  const port = env[PORT_VARIABLE[name]];
+  if (!port) throw new Error(`start ${name}: env.${PORT_VARIABLE[name]} is required`);
+  const app = spawnApp(name, env, `http://127.0.0.1:${port}`);
+  await waitUntilReady(app).catch(async (error: unknown) => {
+    await app.kill();
+    throw error;
+  });
+  return app;
 }
 
 /** `node apps/ingress/src/main.ts` on `env.PORT`, resolved once `GET /readyz` answers 200. */
-export async function startIngressProcess(env: Record<string, string>): Promise<AppProcess> {
-  if (!env.PORT) throw new Error('startIngressProcess: env.PORT is required');
-  const app = spawnApp('ingress', env, `http://127.0.0.1:${env.PORT}`);
-  await waitUntilReady(app).catch(async (error: unknown) => {
-    await app.kill();
-    throw error;
-  });
-  return app;
-}
+export const startIngressProcess = (env: Record<string, string>) => startAppProcess('ingress', env);
 
 /** `node apps/worker/src/main.ts` with its ops server on `env.WORKER_PORT`, once `GET /readyz` answers 200. */
-export async function startWorkerProcess(env: Record<string, string>): Promise<AppProcess> {
-  if (!env.WORKER_PORT) throw new Error('startWorkerProcess: env.WORKER_PORT is required');
-  const app = spawnApp('worker', env, `http://127.0.0.1:${env.WORKER_PORT}`);
-  await waitUntilReady(app).catch(async (error: unknown) => {
-    await app.kill();
-    throw error;
-  });
-  return app;
-}
+export const startWorkerProcess = (env: Record<string, string>) => startAppProcess('worker', env);

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<number>();
 let exitHookInstalled = false;
@@ -97,4 +98,125 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('no free port');
   return address.port;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A child of this process's Node binary, with its output captured and its death guaranteed. */
+export interface WatchedChild {
+  label: string;
+  pid: number;
+  /** Output lines (without the newline) as they arrive; the last `maxLines` when that was given. */
+  stdout: string[];
+  stderr: string[];
+  /** Resolves when it has exited and its output is fully read (never rejects). */
+  exited: Promise<ExitStatus>;
+  running(): boolean;
+  /** Sends `signal` when it still runs, then waits at most `timeoutMs` for it to exit. */
+  signalAndWait(signal: NodeJS.Signals, timeoutMs: number): Promise<ExitStatus | 'timeout'>;
+  /** SIGKILL when it still runs; resolves when it is gone. Safe to call any number of times. */
+  kill(): Promise<ExitStatus>;
+  /** The last `lines` lines of stdout and stderr, for failure messages. */
+  tail(lines?: number): string;
+}
+
+export interface SpawnWatchedOptions {
+  cwd: string;
+  /** The child's whole environment: nothing is inherited. */
+  env: Record<string, string>;
+  /** Names the watchdog shell in `ps`. */
+  watchdogName: string;
+  maxLines?: number;
+  onStdoutLine?: (line: string) => void;
+}
+
+/**
+ * Spawns `node ...args` (this process's binary) that dies with this process however it ends (exit
+ * hook and watchdog), with stdout and stderr collected line by line.
+ */
+export function spawnWatched(
+  label: string,
+  args: string[],
+  { cwd, env, watchdogName, maxLines, onStdoutLine }: SpawnWatchedOptions,
+): WatchedChild {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error(`${label}: could not spawn ${process.execPath}`);
+  const pid = child.pid;
+  const forget = killOnExit(pid);
+  const watchdog = startWatchdog(pid, watchdogName);
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  collectLines(child.stdout, stdout, {
+    ...(maxLines === undefined ? {} : { maxLines }),
+    ...(onStdoutLine === undefined ? {} : { onLine: onStdoutLine }),
+  });
+  collectLines(child.stderr, stderr, maxLines === undefined ? {} : { maxLines });
+  // 'close' rather than 'exit': by then stdout and stderr are fully read.
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('close', (code, signal) => {
+      forget();
+      stopWatchdog(watchdog);
+      resolve({ code, signal });
+    });
+  });
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    label,
+    pid,
+    stdout,
+    stderr,
+    exited,
+    running,
+    async signalAndWait(signal, timeoutMs) {
+      if (running()) child.kill(signal);
+      return Promise.race([exited, sleep(timeoutMs, 'timeout' as const, { ref: false })]);
+    },
+    async kill() {
+      if (running()) child.kill('SIGKILL');
+      return exited;
+    },
+    tail: (lines = 30) =>
+      [
+        `--- ${label} (pid ${pid}) stdout ---`,
+        ...stdout.slice(-lines),
+        `--- ${label} stderr ---`,
+        ...stderr.slice(-lines),
+      ].join('\n'),
+  };
+}
+
+/**
+ * Polls `url` until it answers 200. Fails early, with the child's output, when the child exits, or
+ * when `timeoutMs` passes.
+ */
+export async function waitUntilServing(
+  child: Pick<WatchedChild, 'label' | 'running' | 'exited' | 'tail'>,
+  url: string,
+  { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (performance.now() < deadline) {
+    if (!child.running()) {
+      const status = await child.exited;
+      throw new Error(
+        `${child.label} exited before it was ready (code ${status.code}, signal ${status.signal})\n${child.tail()}`,
+      );
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(
+    `${child.label} not ready at ${url} within ${timeoutMs} ms (${last})\n${child.tail()}`,
+  );
 }

@@ -15,6 +15,7 @@ it('exports exactly the public surface', async () => {
       "redisTest",
       "sampleValue",
       "signHubSignature",
+      "spawnWatched",
       "startDmsSandbox",
       "startPrivateRedis",
       "startRedis",
@@ -24,6 +25,7 @@ it('exports exactly the public surface', async () => {
       "stopWatchdog",
       "uniquePrefix",
       "waitFor",
+      "waitUntilServing",
     ]
   `);
 });
