@@ -103,24 +103,15 @@ describe('on a Redis Cluster', () => {
     // event loop, whose stalls bunch arrival stamps by tens of milliseconds (the fault suite measures
     // the exact bound with separate processes). Unshared budgets would show twice the limit.
     const rateLimit = { max: 20, durationMs: 2000 };
-    const stacks = [
-      await startWorkerStack({
-        redisUrl,
-        prefix,
-        shared,
-        rateLimit,
-        clusterNodes: cluster.nodes,
-        notify: false,
-      }),
-      await startWorkerStack({
-        redisUrl,
-        prefix,
-        shared,
-        rateLimit,
-        clusterNodes: cluster.nodes,
-        notify: false,
-      }),
-    ];
+    const options = {
+      redisUrl,
+      prefix,
+      shared,
+      rateLimit,
+      clusterNodes: cluster.nodes,
+      notify: false,
+    };
+    const stacks = [await startWorkerStack(options), await startWorkerStack(options)];
     try {
       for (let i = 0; i < 20; i++) {
         web1on1.addContact({ organization: ORG, profile: { email: `b${i}@x.nl` } });
@@ -147,22 +138,8 @@ describe('on a Redis Cluster', () => {
     const secret = makeWebhookSecret();
     const dms = await startDmsSandbox({ secret });
     const shared = { web1on1, dms, secret };
-    const stacks = [
-      await startWorkerStack({
-        redisUrl,
-        prefix,
-        shared,
-        concurrency: 10,
-        clusterNodes: cluster.nodes,
-      }),
-      await startWorkerStack({
-        redisUrl,
-        prefix,
-        shared,
-        concurrency: 10,
-        clusterNodes: cluster.nodes,
-      }),
-    ];
+    const options = { redisUrl, prefix, shared, concurrency: 10, clusterNodes: cluster.nodes };
+    const stacks = [await startWorkerStack(options), await startWorkerStack(options)];
     try {
       const contact = web1on1.addContact({ organization: ORG, profile: { email: 'one@x.nl' } });
       const jobs = await Promise.all(
