@@ -15,41 +15,32 @@
  */
 import { QUEUE } from '@contact-linker/queues';
 import { maxInSlidingWindow } from '@contact-linker/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, report, shortestSpan, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, report, shortestSpan, systemForSuite } from './system.ts';
 
 const EVENTS = 300;
 const LIMIT = 20;
 const WINDOW_MS = 1000;
 
 describe('fault: shared Web1on1 request budget', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      web1on1OwnProcess: true,
-      workerEnv: { WEB1ON1_RATE_LIMIT: `${LIMIT}/1s`, WORKER_CONCURRENCY: '16' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    web1on1OwnProcess: true,
+    workerEnv: { WEB1ON1_RATE_LIMIT: `${LIMIT}/1s`, WORKER_CONCURRENCY: '16' },
   });
 
   it(`never lets the API see more than ${LIMIT} requests in any ${WINDOW_MS} ms`, async () => {
-    if (!sys) throw new Error('system did not start');
+    const sys = running();
     const seeded = await sys.seedContacts(EVENTS, 'budget');
     const queue = sys.queues[QUEUE.linkContact];
     await queue.pause();
-    const jobIds = await sys.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
-    );
+    const jobIds = await sys.postAll(seeded.map((s) => s.event));
     await queue.resume();
     await sys.waitDrained(85_000);
 
     const result = await sys.checkInvariants({
       linkJobs: jobIds,
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
     expect(result.linkCompleted).toBe(EVENTS);
 

@@ -7,27 +7,20 @@
  * Invariant: every event answered 202 ends completed (none dead-lettered), and the contact ends with
  * exactly 30 links, each DMS url exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, report, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { ORG, report, systemForSuite } from './system.ts';
 
 const EVENTS = 30;
 
 describe('fault: concurrent links to one Web1on1 contact', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      web1on1LatencyMs: 30,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    web1on1LatencyMs: 30,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('ends with exactly one link per DMS id', async () => {
-    if (!sys) throw new Error('system did not start');
+    const sys = running();
     const [shared] = await sys.web1on1.addContacts([
       { organization: ORG, profile: { email: 'shared@example.com', name: 'Shared Contact' } },
     ]);

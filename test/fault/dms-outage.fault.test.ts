@@ -13,26 +13,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUE } from '@contact-linker/queues';
 import type { DmsDelivery } from '@contact-linker/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, mapLimit, ORG, objectId, report, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, mapLimit, objectId, report, systemForSuite } from './system.ts';
 
 const WEBHOOKS = 20;
 const LINKS = 10;
 const OUTAGE_MS = 4_000;
 
 describe('fault: DMS outage', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({ workers: 2 });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  const running = systemForSuite({ workers: 2 });
 
   it('delivers every notification once the DMS is back, under one webhook-id per event', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     const seeded = await system.seedContacts(LINKS, 'outage');
     system.dms.setFaults({ status: 500 });
     const outageFrom = performance.now();
@@ -48,9 +40,7 @@ describe('fault: DMS outage', () => {
     expect(webhookAnswers.map((a) => [a.status, a.body])).toEqual(
       envelopes.map(() => [200, { status: 'queued' }]),
     );
-    const jobIds = await system.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
-    );
+    const jobIds = await system.postAll(seeded.map((s) => s.event));
 
     await sleep(Math.max(0, OUTAGE_MS - (performance.now() - outageFrom)));
     const failedDuringOutage = system.dms.deliveries.filter((d) => d.status === 500).length;
@@ -62,7 +52,7 @@ describe('fault: DMS outage', () => {
     const result = await system.checkInvariants({
       linkJobs: jobIds,
       webhookIds: envelopes.map((e) => e.id),
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
 
     const groups = new Map<string, DmsDelivery[]>();

@@ -15,34 +15,25 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUE } from '@contact-linker/queues';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, report, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, report, systemForSuite } from './system.ts';
 
 const EVENTS = 300;
 const FAULT_PERIOD_MS = 15_000;
 
 describe('fault: flaky Web1on1 (503s and hanging requests)', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      jobAttempts: 20,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    jobAttempts: 20,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('links every event exactly once through 30 % 503s and 5 % hangs', async () => {
-    if (!sys) throw new Error('system did not start');
+    const sys = running();
     const seeded = await sys.seedContacts(EVENTS, 'flaky');
     await sys.web1on1.setFaults({ errorRate: 0.3, errorStatus: 503, hangRate: 0.05 });
     const faultsFrom = performance.now();
-    const jobIds = await sys.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
-    );
+    const jobIds = await sys.postAll(seeded.map((s) => s.event));
     await sleep(Math.max(0, FAULT_PERIOD_MS - (performance.now() - faultsFrom)));
     await sys.web1on1.setFaults({});
     const drainMs = await sys.waitDrained(70_000);
@@ -50,7 +41,7 @@ describe('fault: flaky Web1on1 (503s and hanging requests)', () => {
 
     const result = await sys.checkInvariants({
       linkJobs: jobIds,
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
     expect(result.linkCompleted).toBe(EVENTS);
 

@@ -11,33 +11,24 @@
  *   the DMS accepted a `contact.linked` for each.
  */
 import { QUEUE } from '@contact-linker/queues';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, report, startSystem, whenSeen } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, report, systemForSuite, whenSeen } from './system.ts';
 
 const EVENTS = 100;
 
 describe('fault: SIGTERM under load', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      web1on1LatencyMs: 100,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    web1on1LatencyMs: 100,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('finishes in-flight work, exits 0, and the next processes lose nothing', async () => {
-    if (!sys) throw new Error('system did not start');
+    const sys = running();
     const sandbox = sys.web1on1.inProcess;
     if (!sandbox) throw new Error('this scenario watches the in-process sandbox');
     const seeded = await sys.seedContacts(EVENTS, 'sigterm');
-    const jobIds = await sys.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
-    );
+    const jobIds = await sys.postAll(seeded.map((s) => s.event));
     // Load: both workers full (32 jobs in flight), some links already made.
     await whenSeen(() => sandbox.requests.filter((r) => r.method === 'PATCH').length >= 10, {
       timeoutMs: 20_000,
@@ -64,7 +55,7 @@ describe('fault: SIGTERM under load', () => {
 
     const result = await sys.checkInvariants({
       linkJobs: jobIds,
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
     expect(result.linkCompleted).toBe(EVENTS);
     // Nothing was left to stall recovery (15 s locks + 5 s checks).

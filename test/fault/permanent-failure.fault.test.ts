@@ -17,34 +17,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listDeadLetters, QUEUE, replayDeadLetter } from '@contact-linker/queues';
 import { waitFor } from '@contact-linker/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, objectId, report, startSystem, whenSeen } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { ORG, objectId, report, systemForSuite, whenSeen } from './system.ts';
 
 const KILLED_JOBS = 8;
 
 describe('fault: permanent failures and the dead-letter queue', () => {
-  let sys: FaultSystem | undefined;
   const linkJobs: string[] = [];
   const webhookIds: string[] = [];
   const links = new Map<string, string[]>();
 
-  beforeAll(async () => {
-    sys = await startSystem({ workers: 1, workerEnv: { WEB1ON1_RATE_LIMIT: '1000/1s' } });
-  });
-  afterAll(async () => {
-    await sys?.close();
-  });
+  const running = systemForSuite({ workers: 1, workerEnv: { WEB1ON1_RATE_LIMIT: '1000/1s' } });
 
-  const letters = () => {
-    if (!sys) throw new Error('system did not start');
-    return listDeadLetters(sys.queues[QUEUE.deadLetter]);
-  };
+  const letters = () => listDeadLetters(running().queues[QUEUE.deadLetter]);
   const jobState = async (jobId: string) =>
-    ((await sys?.jobStatus(jobId))?.body as { state?: string } | undefined)?.state;
+    ((await running().jobStatus(jobId))?.body as { state?: string } | undefined)?.state;
 
   it('dead-letters a notification the DMS answers 410 once, and replay delivers it', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     system.dms.failNext(1, { status: 410 });
     const envelope = system.contactUpdate({
       id: objectId(),
@@ -75,8 +65,7 @@ describe('fault: permanent failures and the dead-letter queue', () => {
   });
 
   it('dead-letters a link whose PATCH answers 404 once, and replay links it', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     const [target] = await system.seedContacts(1, 'patch404');
     if (!target) throw new Error('no contact seeded');
     await system.web1on1.failNext(1, { status: 404, method: 'PATCH' });
@@ -116,8 +105,7 @@ describe('fault: permanent failures and the dead-letter queue', () => {
   });
 
   it('neither loses nor duplicates a dead letter when the worker is SIGKILLed during the move', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     const [worker] = system.workers;
     if (!worker) throw new Error('no worker');
     const seeded = await system.seedContacts(KILLED_JOBS, 'killed');
@@ -126,7 +114,7 @@ describe('fault: permanent failures and the dead-letter queue', () => {
     const dlq = system.queues[QUEUE.deadLetter];
     const requestsBefore = (await system.apiRequests()).length;
     const posting = system.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
+      seeded.map((s) => s.event),
       KILLED_JOBS,
     );
     // Redis round trips, not a timer: the kill follows the first letter within about a millisecond,

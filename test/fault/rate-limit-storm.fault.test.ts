@@ -19,8 +19,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedRequest } from '@contact-linker/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, mapLimit, ORG, report, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, mapLimit, report, systemForSuite } from './system.ts';
 
 const EVENTS = 200;
 const PER_SECOND = 40;
@@ -55,24 +55,16 @@ function startedWhilePaused(requests: readonly RecordedRequest[]): RecordedReque
 }
 
 describe('fault: Web1on1 429 storm', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      jobAttempts: 1,
-      web1on1OwnProcess: true,
-      web1on1LatencyMs: 20,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    jobAttempts: 1,
+    web1on1OwnProcess: true,
+    web1on1LatencyMs: 20,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('sends nothing while Web1on1 asked to pause, and links everything afterwards', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     const seeded = await system.seedContacts(EVENTS, 'storm');
     const started = performance.now();
     const storm = (async () => {
@@ -82,7 +74,7 @@ describe('fault: Web1on1 429 storm', () => {
     // A steady stream: event i is sent at i / PER_SECOND s.
     const answers = await mapLimit(seeded, EVENTS, async (s, i) => {
       await sleep(Math.max(0, (i * 1000) / PER_SECOND - (performance.now() - started)));
-      return system.postContact({ id: s.dmsId, organization: ORG, email: s.email });
+      return system.postContact(s.event);
     });
     await storm;
     expect(answers.filter((a) => a.status !== 202)).toEqual([]);
@@ -90,7 +82,7 @@ describe('fault: Web1on1 429 storm', () => {
 
     const result = await system.checkInvariants({
       linkJobs: answers.map((a) => a.jobId as string),
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
     expect(result.linkCompleted).toBe(EVENTS);
 

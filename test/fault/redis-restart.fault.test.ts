@@ -12,8 +12,8 @@
  *   contact exactly once (none dead-lettered), and the DMS accepted a `contact.linked` for each.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, mapLimit, ORG, report, startSystem } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { mapLimit, report, systemForSuite } from './system.ts';
 
 const PER_SECOND = 20;
 const STREAM_MS = 9_000;
@@ -22,23 +22,15 @@ const DOWN_MS = 2_000;
 const EVENTS = (STREAM_MS / 1000) * PER_SECOND;
 
 describe('fault: Redis stopped and started again under load', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      redis: { appendonly: true, appendfsync: 'always' },
-      web1on1LatencyMs: 50,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    redis: { appendonly: true, appendfsync: 'always' },
+    web1on1LatencyMs: 50,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('answers 503 fast while Redis is away and loses nothing it accepted', async () => {
-    if (!sys) throw new Error('system did not start');
-    const system = sys;
+    const system = running();
     const seeded = await system.seedContacts(EVENTS, 'restart');
     const started = performance.now();
     const outage = (async () => {
@@ -53,7 +45,7 @@ describe('fault: Redis stopped and started again under load', () => {
     })();
     const answers = await mapLimit(seeded, EVENTS, async (s, i) => {
       await sleep(Math.max(0, (i * 1000) / PER_SECOND - (performance.now() - started)));
-      return system.postContact({ id: s.dmsId, organization: ORG, email: s.email });
+      return system.postContact(s.event);
     });
     const { stopping, downFrom, downTo, upAt } = await outage;
 

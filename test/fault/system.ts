@@ -34,6 +34,7 @@ import {
   waitFor,
 } from '@contact-linker/testkit';
 import type { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import {
   type AppProcess,
   freePort,
@@ -343,11 +344,12 @@ export async function startSystem(opts: SystemOptions = {}) {
     const contacts = await web1on1.addContacts(
       emails.map((email, i) => ({ organization: ORG, profile: { email, name: `${tag} ${i}` } })),
     );
-    return contacts.map((contact, i) => ({
-      contact,
-      dmsId: `${tag.toUpperCase()}-${i}`,
-      email: emails[i] as string,
-    }));
+    return contacts.map((contact, i) => {
+      const dmsId = `${tag.toUpperCase()}-${i}`;
+      const email = emails[i] as string;
+      // The DMS event that finds this contact (by its email).
+      return { contact, dmsId, email, event: { id: dmsId, organization: ORG, email } };
+    });
   }
 
   /** A Web1on1 `contact.update` webhook envelope for `contact` with a fresh event id. */
@@ -562,3 +564,28 @@ export async function startSystem(opts: SystemOptions = {}) {
 }
 
 export type FaultSystem = Awaited<ReturnType<typeof startSystem>>;
+
+/** The links the seeded contacts must end with: each its own DMS id, once. */
+export function expectedLinks(
+  seeded: ReadonlyArray<{ contact: { id: string }; dmsId: string }>,
+): Map<string, string[]> {
+  return new Map(seeded.map((s) => [s.contact.id, [s.dmsId]]));
+}
+
+/**
+ * Starts the system before the tests of the enclosing `describe` and closes it after them. The
+ * returned function hands a test the running system, and fails the test when it did not start.
+ */
+export function systemForSuite(opts: SystemOptions = {}): () => FaultSystem {
+  let sys: FaultSystem | undefined;
+  beforeAll(async () => {
+    sys = await startSystem(opts);
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+  return () => {
+    if (!sys) throw new Error('system did not start');
+    return sys;
+  };
+}

@@ -10,34 +10,25 @@
  * and does not add it again), and the DMS accepted a `contact.linked` for each.
  */
 import { QUEUE } from '@contact-linker/queues';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultSystem, ORG, report, startSystem, whenSeen } from './system.ts';
+import { describe, expect, it } from 'vitest';
+import { expectedLinks, report, systemForSuite, whenSeen } from './system.ts';
 
 const EVENTS = 400;
 const KILL_AFTER_PATCHES = 120;
 
 describe('fault: worker processes SIGKILLed mid-batch', () => {
-  let sys: FaultSystem | undefined;
-
-  beforeAll(async () => {
-    sys = await startSystem({
-      workers: 2,
-      web1on1LatencyMs: 100,
-      workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
-    });
-  });
-  afterAll(async () => {
-    await sys?.close();
+  const running = systemForSuite({
+    workers: 2,
+    web1on1LatencyMs: 100,
+    workerEnv: { WORKER_CONCURRENCY: '16', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
 
   it('loses and duplicates nothing when every worker dies at once', async () => {
-    if (!sys) throw new Error('system did not start');
+    const sys = running();
     const sandbox = sys.web1on1.inProcess;
     if (!sandbox) throw new Error('this scenario watches the in-process sandbox');
     const seeded = await sys.seedContacts(EVENTS, 'crash');
-    const posting = sys.postAll(
-      seeded.map((s) => ({ id: s.dmsId, organization: ORG, email: s.email })),
-    );
+    const posting = sys.postAll(seeded.map((s) => s.event));
     const patches = () => sandbox.requests.filter((r) => r.method === 'PATCH');
     await whenSeen(() => patches().length >= KILL_AFTER_PATCHES, {
       timeoutMs: 30_000,
@@ -59,7 +50,7 @@ describe('fault: worker processes SIGKILLed mid-batch', () => {
 
     const result = await sys.checkInvariants({
       linkJobs: jobIds,
-      links: new Map(seeded.map((s) => [s.contact.id, [s.dmsId]])),
+      links: expectedLinks(seeded),
     });
     expect(result.linkCompleted).toBe(EVENTS);
     expect(orphaned, 'jobs left active by the killed workers').toBeGreaterThan(0);
