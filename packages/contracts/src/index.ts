@@ -18,7 +18,9 @@ export {
 export {
   ContactNotificationData,
   DeadLetterJob,
+  DeadLetterSummary,
   DmsNotification,
+  JobStatus,
   LinkContactJob,
   LinkContactResult,
   LinkOutcome,
@@ -29,6 +31,7 @@ export {
   NotifyOutcome,
   UserNotificationData,
 } from './jobs.ts';
+export { describeIssues, FORBIDDEN_KEYS, findForbiddenKey } from './json-input.ts';
 export { buildDmsContactUrl, normalizeEmail, normalizePhone, parseRateLimit } from './normalize.ts';
 export {
   ContactWebhookEvents,

@@ -80,35 +80,42 @@ export const DmsNotification = z.discriminatedUnion('type', [
 ]);
 export type DmsNotification = z.infer<typeof DmsNotification>;
 
+const NotifyDmsJobBase = {
+  webhookId: z.string().min(1).max(200),
+  organization: z.string().min(1).max(64),
+  /** When the event happened (ISO-8601); sent as the notification's `timestamp`. */
+  occurredAt: z.string(),
+};
+
 /**
  * Data of a `notify-dms` job: the validated facts of one event. The worker turns it into the
  * DmsNotification body when it sends, so settings such as WEB1ON1_APP_URL apply at delivery.
  * `webhookId` is fixed when the job is created, so every retry and every replay carries the same
- * `webhook-id` header and the DMS can drop copies.
+ * `webhook-id` header and the DMS can drop copies. The type decides which of `contact` and `user`
+ * the job carries, so a job without it fails validation instead of failing at delivery.
  */
-export const NotifyDmsJob = z.object({
-  webhookId: z.string().min(1).max(200),
-  type: NotificationType,
-  organization: z.string().min(1).max(64),
-  /** When the event happened (ISO-8601); sent as the notification's `timestamp`. */
-  occurredAt: z.string(),
-  contact: z
-    .object({
+export const NotifyDmsJob = z.discriminatedUnion('type', [
+  z.object({
+    ...NotifyDmsJobBase,
+    type: z.enum(['contact.created', 'contact.updated', 'contact.linked']),
+    contact: z.object({
       id: z.string().min(1).max(200),
       conversation: z.string().nullable(),
       profile: NotifiedProfile,
       dmsContactId: z.string().optional(),
-    })
-    .optional(),
-  user: z
-    .object({
+    }),
+  }),
+  z.object({
+    ...NotifyDmsJobBase,
+    type: z.enum(['user.created', 'user.updated']),
+    user: z.object({
       id: z.string().min(1).max(200),
       email: z.string().nullable(),
       name: z.string().nullable(),
       role: z.string().optional(),
-    })
-    .optional(),
-});
+    }),
+  }),
+]);
 export type NotifyDmsJob = z.infer<typeof NotifyDmsJob>;
 
 /** `unchanged`: echo suppressed; `disabled`: DMS_NOTIFY_URL is not set on the worker. */
@@ -135,3 +142,23 @@ export const DeadLetterJob = z.object({
   createdAt: z.string().optional(),
 });
 export type DeadLetterJob = z.infer<typeof DeadLetterJob>;
+
+/** What `GET /jobs/:jobId` answers about an accepted DMS event. */
+export const JobStatus = z.object({
+  jobId: z.string(),
+  state: z.enum(['waiting', 'active', 'delayed', 'completed', 'failed', 'dead-lettered']),
+  outcome: LinkOutcome.optional(),
+  result: z.object({ contactId: z.string(), conversation: z.string().nullable() }).optional(),
+});
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** What the admin API and the CLI show of one dead letter. */
+export const DeadLetterSummary = z.object({
+  id: z.string(),
+  queue: z.string(),
+  name: z.string(),
+  failedReason: z.string(),
+  attemptsMade: z.number(),
+  failedAt: z.string(),
+});
+export type DeadLetterSummary = z.infer<typeof DeadLetterSummary>;
