@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransientError } from '@contact-linker/contracts';
-import { luaScript, type RedisClient } from '@contact-linker/queues';
+import type { RedisClient } from '@contact-linker/queues';
+import type { ClientContext, Result } from 'ioredis';
+
+type Arg = string | number;
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    /** The contact guard's scripts, defined by `createContactGuard`; see CLOCK, ACQUIRE, RELEASE, RENEW. */
+    contactLinkerGuardClock(clock: string): Result<string, Context>;
+    contactLinkerGuardAcquire(...keysAndArgs: Arg[]): Result<[number, string], Context>;
+    contactLinkerGuardRelease(...keysAndArgs: Arg[]): Result<string, Context>;
+    contactLinkerGuardRenew(...keysAndArgs: Arg[]): Result<number, Context>;
+  }
+}
 
 export interface ContactGuardOptions {
   redis: RedisClient;
@@ -16,14 +28,15 @@ export interface ContactGuardOptions {
   waitMs?: number;
 }
 
-export interface GuardedSection {
+/** What the caller knows of the contact from its list answer. */
+export interface Listing {
   /**
    * The write clock (`clock()`) read before the list request whose answer the caller holds, when
-   * that answer shows the contact's whole `links`; without it the contact counts as changed.
+   * that answer shows the contact's whole `links`; without it the list answer is never current.
    */
   listedAt?: bigint;
   /** The caller writes nothing when its list answer is current (it already shows the link). */
-  noWriteIfUnchanged?: boolean;
+  skipWriteIfCurrent?: boolean;
 }
 
 /** Longer than any job can take from listing a contact to holding its lock (lists, budget, lock wait). */
@@ -37,7 +50,7 @@ const MARK_TTL_S = 300;
  */
 const LAST = `local last = redis.call('GET', KEYS[3]) or '0'`;
 
-const CLOCK = luaScript(`return redis.call('GET', KEYS[1]) or '0'`, 1);
+const CLOCK = `return redis.call('GET', KEYS[1]) or '0'`;
 
 /**
  * How old (by this process's monotonic clock) a write-clock reading from a reply may be and still be
@@ -52,8 +65,7 @@ const CLOCK_REUSE_MS = 1000;
  * since listedAt and bit 1 = the contact was marked `pending` (a write may follow).
  * Clock values fit a Lua number (a double) exactly until the year 2255.
  */
-const ACQUIRE = luaScript(
-  `
+const ACQUIRE = `
 ${LAST}
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return { -1, last } end
 local mark = redis.call('GET', KEYS[2])
@@ -62,17 +74,14 @@ if unchanged and ARGV[4] == '1' then return { 1, last } end
 redis.call('SET', KEYS[2], 'pending', 'EX', ARGV[5])
 if unchanged then return { 3, last } end
 return { 2, last }
-`,
-  3,
-);
+`;
 
 /**
  * KEYS: the contact's lock, its write mark, the write clock. ARGV: owner, '1' when the contact was
  * marked, mark TTL (s). A marked contact gets the next clock value (its writes ended now); the lock
  * is freed only while it is still ours. Returns the clock.
  */
-const RELEASE = luaScript(
-  `
+const RELEASE = `
 ${LAST}
 if ARGV[2] == '1' then
   local t = redis.call('TIME')
@@ -83,23 +92,18 @@ if ARGV[2] == '1' then
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return last
-`,
-  3,
-);
+`;
 
 /**
  * KEYS: the contact's lock, its write mark. ARGV: owner, lock TTL (ms), mark TTL (s). Renews the
  * lock while it is still ours, and a `pending` mark with it, so neither expires under a live writer.
  */
-const RENEW = luaScript(
-  `
+const RENEW = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if redis.call('GET', KEYS[2]) == 'pending' then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 return 1
-`,
-  2,
-);
+`;
 
 /**
  * Everything that keeps one Web1on1 contact's `links` consistent across worker processes, in two
@@ -126,6 +130,11 @@ export function createContactGuard({
   const lockKey = (contactId: string) => `${prefix}:lock:contact:${contactId}`;
   const markKey = (contactId: string) => `${prefix}:contact-written:${contactId}`;
   const clockKey = `${prefix}:contact-write-clock`;
+  // ioredis runs each by SHA and sends its text only when Redis does not know it yet.
+  redis.defineCommand('contactLinkerGuardClock', { numberOfKeys: 1, lua: CLOCK });
+  redis.defineCommand('contactLinkerGuardAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+  redis.defineCommand('contactLinkerGuardRelease', { numberOfKeys: 3, lua: RELEASE });
+  redis.defineCommand('contactLinkerGuardRenew', { numberOfKeys: 2, lua: RENEW });
   let seen: { value: bigint; at: number } | undefined;
   const observe = (reading: string): void => {
     const value = BigInt(reading);
@@ -141,20 +150,20 @@ export function createContactGuard({
      */
     async clock(): Promise<bigint> {
       if (seen !== undefined && performance.now() - seen.at < CLOCK_REUSE_MS) return seen.value;
-      const reading = (await CLOCK(redis, clockKey)) as string;
+      const reading = await redis.contactLinkerGuardClock(clockKey);
       observe(reading);
       return BigInt(reading);
     },
 
     /**
      * Runs `critical` holding the contact's lock. It learns whether the caller's list answer is
-     * still current (`unchanged`): no write of ours is open or ended after `listedAt`.
+     * still current (`listIsCurrent`): no write of ours is open or ended after `listedAt`.
      * @throws TransientError when the lock stays busy for `waitMs`
      */
     async withContact<T>(
       contactId: string,
-      { listedAt, noWriteIfUnchanged = false }: GuardedSection,
-      critical: (state: { unchanged: boolean }) => Promise<T>,
+      { listedAt, skipWriteIfCurrent = false }: Listing,
+      critical: (state: { listIsCurrent: boolean }) => Promise<T>,
     ): Promise<T> {
       const keys = [lockKey(contactId), markKey(contactId), clockKey] as const;
       const owner = randomUUID();
@@ -163,15 +172,14 @@ export function createContactGuard({
       let state: number;
       for (;;) {
         let reading: string;
-        [state, reading] = (await ACQUIRE(
-          redis,
+        [state, reading] = await redis.contactLinkerGuardAcquire(
           ...keys,
           owner,
           lockTtlMs,
           listedAt === undefined ? '' : String(listedAt),
-          noWriteIfUnchanged ? '1' : '0',
+          skipWriteIfCurrent ? '1' : '0',
           MARK_TTL_S,
-        )) as [number, string];
+        );
         observe(reading);
         if (state !== -1) break;
         if (performance.now() > deadline) {
@@ -184,17 +192,18 @@ export function createContactGuard({
       // A slow section (several Web1on1 requests of up to 10 s, budget waits) must not lose its lock
       // to another writer; renewing costs nothing in the usual sub-second section.
       const renewal = setInterval(() => {
-        RENEW(redis, keys[0], keys[1], owner, lockTtlMs, MARK_TTL_S).catch(() => {});
+        redis
+          .contactLinkerGuardRenew(keys[0], keys[1], owner, lockTtlMs, MARK_TTL_S)
+          .catch(() => {});
       }, lockTtlMs / 3);
       renewal.unref();
       try {
-        return await critical({ unchanged: (state & 1) !== 0 });
+        return await critical({ listIsCurrent: (state & 1) !== 0 });
       } finally {
         clearInterval(renewal);
-        await RELEASE(redis, ...keys, owner, marked ? '1' : '0', MARK_TTL_S).then(
-          (reading) => observe(reading as string),
-          () => {},
-        );
+        await redis
+          .contactLinkerGuardRelease(...keys, owner, marked ? '1' : '0', MARK_TTL_S)
+          .then(observe, () => {});
       }
     },
   };

@@ -1,6 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { NotifiedProfile } from '@contact-linker/contracts';
-import { luaScript, type RedisClient } from '@contact-linker/queues';
+import type { RedisClient } from '@contact-linker/queues';
+import type { ClientContext, Result } from 'ioredis';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    /** See DECIDE. */
+    contactLinkerNotifyDecide(
+      stateKey: string,
+      decisionKey: string,
+      value: string,
+      writer: string,
+      stateTtlS: number,
+      decisionTtlS: number,
+    ): Result<number, Context>;
+  }
+}
 
 /** How long the last-notified state of a contact is kept; a contact quiet for longer is re-sent once. */
 const STATE_TTL_S = 30 * 24 * 3600;
@@ -20,14 +35,13 @@ export function fingerprint(profile: NotifiedProfile, conversation: string | nul
 
 /**
  * KEYS[1] the contact's last-notified state, KEYS[2] this notification's decision.
- * ARGV: value, writer, state TTL, decision TTL. Returns 1 (changed: deliver) or 0.
+ * ARGV: value, writer, state TTL, decision TTL. Returns 1 (news: deliver) or 0.
  * A decision once taken to deliver is kept, so the notification's own retries deliver even after
  * another notification of the same contact recorded the same fields in between. A suppressed one
  * leaves the state as it was, so its re-run (its worker died before completing it) is suppressed
  * again instead of finding itself as the last writer.
  */
-const DECIDE = luaScript(
-  `
+const DECIDE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 local previous = redis.call('GET', KEYS[1])
 if previous then
@@ -39,9 +53,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 return 1
-`,
-  2,
-);
+`;
 
 /**
  * Remembers, per Web1on1 contact, what the DMS was last told (or is being told), so the
@@ -52,6 +64,7 @@ return 1
 export function createNotifyState(redis: RedisClient, prefix: string) {
   const stateKey = (contactId: string) => `${prefix}:notify-state:${contactId}`;
   const decisionKey = (notificationId: string) => `${prefix}:notify-decision:${notificationId}`;
+  redis.defineCommand('contactLinkerNotifyDecide', { numberOfKeys: 2, lua: DECIDE });
   return {
     /**
      * Records that `writer` tells (or will tell) the DMS `value` about the contact, without a
@@ -67,9 +80,8 @@ export function createNotifyState(redis: RedisClient, prefix: string) {
      * news: false when someone else already recorded the same fields. A notification that once got
      * true keeps getting true (its retries, stalled re-runs and replays), until `delivered` is called.
      */
-    async decide(contactId: string, value: string, notificationId: string): Promise<boolean> {
-      const changed = await DECIDE(
-        redis,
+    async isNews(contactId: string, value: string, notificationId: string): Promise<boolean> {
+      const news = await redis.contactLinkerNotifyDecide(
         stateKey(contactId),
         decisionKey(notificationId),
         value,
@@ -77,7 +89,7 @@ export function createNotifyState(redis: RedisClient, prefix: string) {
         STATE_TTL_S,
         DECISION_TTL_S,
       );
-      return changed === 1;
+      return news === 1;
     },
 
     /** The notification reached the DMS: its decision is no longer needed. */

@@ -294,27 +294,30 @@ describe('token renewal', () => {
 });
 
 describe('request hooks', () => {
-  it('awaits beforeRequest before each HTTP request, token renewal included', async () => {
+  it("awaits the budget's acquire before each HTTP request, token renewal included", async () => {
     const contact = sandbox.addContact({ organization: ORG });
     let calls = 0;
     let release: () => void = () => undefined;
     const c = client({
       token: sandbox.issueToken({ expiresInSec: -10 }),
-      beforeRequest: async () => {
-        calls += 1;
-        if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+      budget: {
+        acquire: async () => {
+          calls += 1;
+          if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+        },
+        pause: async () => {},
       },
     });
 
     const pending = c.addLink(contact.id, LINK);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    // Held at the first beforeRequest: nothing has reached the API yet.
+    // Held at the first acquire: nothing has reached the API yet.
     expect(calls).toBe(1);
     expect(sandbox.requests).toHaveLength(0);
     release();
     await pending;
 
-    // GET 401, POST token, GET, PATCH: one beforeRequest each.
+    // GET 401, POST token, GET, PATCH: one acquire each.
     expect(trail()).toEqual([
       `GET /v2/contacts/${contact.id} 401`,
       'POST /v2/auth/token 200',
@@ -324,15 +327,18 @@ describe('request hooks', () => {
     expect(calls).toBe(4);
   });
 
-  it('when beforeRequest throws, nothing is sent and its error comes back', async () => {
-    const budget = new RateLimitedError('budget exhausted', { retryAfterMs: 250 });
+  it('when acquire throws, nothing is sent and its error comes back', async () => {
+    const exhausted = new RateLimitedError('budget exhausted', { retryAfterMs: 250 });
     const c = client({
-      beforeRequest: async () => {
-        throw budget;
+      budget: {
+        acquire: async () => {
+          throw exhausted;
+        },
+        pause: async () => {},
       },
     });
     const error = await rejectionOf(c.getContact('000000000000000000000000'));
-    expect(error).toBe(budget);
+    expect(error).toBe(exhausted);
     expect(sandbox.requests).toHaveLength(0);
   });
 

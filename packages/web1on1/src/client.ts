@@ -7,6 +7,7 @@ import {
   type Web1on1Link,
 } from '@contact-linker/contracts';
 import { z } from 'zod';
+import type { Web1on1Budget } from './budget.ts';
 import { createChipChat, type GotError, type GotHooks, type GotOptions } from './chipchat.ts';
 import { isRejectedToken, toClientError } from './errors.ts';
 
@@ -53,19 +54,16 @@ export interface Web1on1ClientOptions {
    */
   timeoutMs?: number;
   /**
-   * Awaited before every HTTP request (token renewals included), after chipchat prepared it and
-   * before the timeout starts: the shared request budget plugs in here. When it throws, no request
-   * is sent and the call rejects with that error (converted by `toClientError` unless it already is a
-   * `PermanentError`, `RateLimitedError` or `TransientError`).
+   * The gate every HTTP request passes (token renewals included): `acquire` is awaited after
+   * chipchat prepared the request and before its timeout starts, and when it throws, nothing is sent
+   * and the call rejects with that error (converted by `toClientError` unless it already is a
+   * `PermanentError`, `RateLimitedError` or `TransientError`). A 429 answer calls `pause` with its
+   * `Retry-After` before the call rejects, so no process sends anything until it has passed.
+   * @defaultValue no gate
    */
-  beforeRequest?: () => Promise<void>;
+  budget?: Pick<Web1on1Budget, 'acquire' | 'pause'>;
   /** Called after every HTTP request with its outcome, for metrics. Exceptions from it are ignored. */
   onRequest?: (e: Web1on1RequestEvent) => void;
-  /**
-   * Awaited when the API answered 429, before the call rejects with RateLimitedError: the shared
-   * budget's pause plugs in here, so no process sends anything until `Retry-After` has passed.
-   */
-  onRateLimited?: (retryAfterMs: number) => Promise<void>;
   /**
    * Current tokens, read when the API rejects the token (another process may have renewed it
    * already) and written after a renewal.
@@ -120,7 +118,7 @@ const ContactList = z.array(Web1on1Contact);
  * The Web1on1 REST client: a thin wrapper over chipchat 0.7.4 that
  * - sends every request through chipchat with got's hidden retries off and a per-request timeout
  *   (see `createChipChat`), so a failure reaches the caller at once as a retry class;
- * - awaits `beforeRequest` and reports `onRequest` for every HTTP request through got hooks, so the
+ * - awaits the budget and reports `onRequest` for every HTTP request through got hooks, so the
  *   requests chipchat makes on its own and token renewals are covered too;
  * - validates every answer with the contracts' zod schemas. A malformed answer (not an array for a
  *   list, a contact without `id`, a 2xx body that is not JSON) is a `TransientError`: it is far more
@@ -248,7 +246,7 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
         if (renewals >= MAX_RENEWALS_PER_CALL || !isRejectedToken(error)) {
           const clientError = clientErrorOf(error);
           if (clientError instanceof RateLimitedError && clientError.status === 429) {
-            await opts.onRateLimited?.(clientError.retryAfterMs);
+            await opts.budget?.pause(clientError.retryAfterMs);
           }
           throw clientError;
         }
@@ -300,12 +298,12 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
 }
 
 /**
- * got hooks for `beforeRequest` and `onRequest`. One got options object stands for one HTTP request
+ * got hooks for the budget and `onRequest`. One got options object stands for one HTTP request
  * (retries would get a fresh one, and there are none), so timings are keyed by it. A request is
  * reported once: from `afterResponse` when an answer came, else from `beforeError` (timeouts,
  * connection errors, a 2xx whose body is not JSON, which skips `afterResponse`).
  */
-function createRequestHooks(opts: Pick<Web1on1ClientOptions, 'beforeRequest' | 'onRequest'>): {
+function createRequestHooks(opts: Pick<Web1on1ClientOptions, 'budget' | 'onRequest'>): {
   hooks: GotHooks;
   originalErrorOf(error: unknown): unknown;
 } {
@@ -335,9 +333,9 @@ function createRequestHooks(opts: Pick<Web1on1ClientOptions, 'beforeRequest' | '
     hooks: {
       beforeRequest: [
         async (options) => {
-          if (opts.beforeRequest) {
+          if (opts.budget) {
             try {
-              await opts.beforeRequest();
+              await opts.budget.acquire();
             } catch (error) {
               hookErrors.set(options, error);
               throw error;

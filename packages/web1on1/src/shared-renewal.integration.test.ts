@@ -51,8 +51,7 @@ describe('token renewal shared through Redis', () => {
       const client = createWeb1on1Client({
         host: sandbox.url,
         token: sandbox.issueToken(),
-        beforeRequest: budget.acquire,
-        onRateLimited: budget.pause,
+        budget,
       });
       sandbox.failNext(1, { status: 429, retryAfterSec: 2 });
       await expect(

@@ -1,7 +1,8 @@
-import { luaScript, type RedisClient } from '@contact-linker/queues';
+import type { RedisClient } from '@contact-linker/queues';
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { ClientContext, Result } from 'ioredis';
 import { ApiError } from '../errors.ts';
 import { createGroupCommit } from '../group-commit.ts';
 
@@ -12,12 +13,22 @@ export interface IngressRateLimitOptions {
   durationMs: number;
 }
 
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    /** See COUNT. */
+    contactLinkerRateCount(
+      key: string,
+      count: number,
+      windowMs: number,
+    ): Result<[number, number], Context>;
+  }
+}
+
 /**
  * A fixed-window counter, like `@fastify/rate-limit`'s own Redis store, that counts `ARGV[1]`
  * requests at once. A key without expiry (the first count of a window) gets the window.
  */
-const COUNT = luaScript(
-  `
+const COUNT = `
 local current = redis.call('INCRBY', KEYS[1], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
@@ -25,9 +36,7 @@ if ttl < 0 then
   ttl = tonumber(ARGV[2])
 end
 return { current, ttl }
-`,
-  1,
-);
+`;
 
 interface Count {
   key: string;
@@ -41,6 +50,7 @@ interface Count {
  * hands each request the count it would have seen one by one, so the limit is exactly as strict.
  */
 export function batchedRedisStore(redis: RedisClient, nameSpace: string) {
+  redis.defineCommand('contactLinkerRateCount', { numberOfKeys: 1, lua: COUNT });
   const count = createGroupCommit(async (items: Count[]) => {
     const groups = new Map<string, number[]>();
     for (const [i, { key, windowMs }] of items.entries()) {
@@ -53,10 +63,7 @@ export function batchedRedisStore(redis: RedisClient, nameSpace: string) {
     await Promise.all(
       [...groups.values()].map(async (members) => {
         const { key, windowMs } = items[members[0]!]!;
-        const [total, ttl] = (await COUNT(redis, key, members.length, windowMs)) as [
-          number,
-          number,
-        ];
+        const [total, ttl] = await redis.contactLinkerRateCount(key, members.length, windowMs);
         const before = total - members.length;
         members.forEach((index, k) => {
           results[index] = { current: before + k + 1, ttl };
