@@ -1,14 +1,8 @@
 import { PermanentError, RateLimitedError } from '@contact-linker/contracts';
 import type { Logger } from '@contact-linker/observability';
-import {
-  type DEAD_LETTER_QUEUE,
-  deadLetterId,
-  moveToDeadLetter,
-  type TypedQueue,
-  type WorkQueueName,
-} from '@contact-linker/queues';
-import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { ZodError } from 'zod';
+import type { JobContext } from './processors/index.ts';
 
 /** True while running the job's final attempt (BullMQ counts `attemptsMade` after each failure). */
 export function isLastAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
@@ -20,11 +14,9 @@ const outcomeOf = (result: unknown): string =>
     ? String((result as { outcome: unknown }).outcome)
     : 'completed';
 
-export interface RetryPolicyDeps {
-  queueName: WorkQueueName;
-  /** The job's own queue, paused as a whole when the remote side answers 429. */
-  queue: Queue;
-  deadLetters: TypedQueue<typeof DEAD_LETTER_QUEUE>;
+export interface RetryPolicyOptions {
+  queueName: string;
+  /** Each job gets `logger.child({ queue, jobId })`. */
   logger: Logger;
   /** Reports how each run ended (the result's `outcome`, or retry / dead_lettered / rate_limited). */
   onRun?: (outcome: string, seconds: number) => void;
@@ -32,48 +24,41 @@ export interface RetryPolicyDeps {
 
 /**
  * Applies the contract's retry rules around a processor, deciding by error class only:
- * - RateLimitedError: pause the whole queue for `retryAfterMs` (every worker process sees the same
- *   Redis key) and put the job back without spending an attempt;
- * - PermanentError or invalid job data: dead-letter now, no retry;
- * - anything else: retry with the queue's backoff, dead-lettering on the final attempt.
- * The dead letter is written before the job is failed, under an id derived from the job, so a worker
- * killed in between neither loses it nor writes it twice.
+ * - RateLimitedError (the Web1on1 budget is paused after a 429 or exhausted, or the DMS answered
+ *   429): the job waits as delayed until `retryAfterMs` has passed, without spending an attempt.
+ *   The pause itself belongs to the budget, which every Web1on1 request passes;
+ * - PermanentError or invalid job data: fail now, no retry;
+ * - anything else: retry with the queue's backoff; the last attempt fails the job.
+ * A job that fails for good lands in BullMQ's failed set, from where `startDeadLetterMover`
+ * (`@contact-linker/queues`) moves it to the dead-letter queue.
  */
 export function withRetryPolicy<D, R>(
-  processor: (job: Job<D, R>) => Promise<R>,
-  { queueName, queue, deadLetters, logger, onRun }: RetryPolicyDeps,
+  processor: (job: Job<D, R>, context: JobContext) => Promise<R>,
+  { queueName, logger, onRun }: RetryPolicyOptions,
 ) {
-  return async (job: Job<D, R>): Promise<R> => {
+  return async (job: Job<D, R>, token?: string): Promise<R> => {
+    const log = logger.child({ queue: queueName, jobId: job.id });
     const started = performance.now();
     const report = (outcome: string) => onRun?.(outcome, (performance.now() - started) / 1000);
     try {
-      const result = await processor(job);
+      const result = await processor(job, { token, log });
       report(outcomeOf(result));
-      // A start that left no failure behind means a worker died mid-run; if that run had already
-      // written the dead letter (final attempt, killed before failing the job), this success voids it.
-      if ((job.attemptsStarted ?? 0) > job.attemptsMade + 1) {
-        await deadLetters.remove(deadLetterId(queueName, String(job.id)));
-      }
       return result;
     } catch (error) {
       if (error instanceof RateLimitedError) {
-        logger.warn(
-          { queue: queueName, retryAfterMs: error.retryAfterMs },
-          'rate limited; pausing',
-        );
-        await queue.rateLimit(error.retryAfterMs);
+        log.warn({ retryAfterMs: error.retryAfterMs }, 'rate limited; waiting');
+        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
         report('rate_limited');
-        throw Worker.RateLimitError();
+        throw new DelayedError();
       }
       const permanent = error instanceof PermanentError || error instanceof ZodError;
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (permanent || isLastAttempt(job)) {
-        await moveToDeadLetter(deadLetters, queueName, job, message, job.attemptsMade + 1);
-        logger.warn({ queue: queueName, jobId: job.id, reason: message }, 'dead-lettered');
-      }
-      report(permanent || isLastAttempt(job) ? 'dead_lettered' : 'retry');
-      if (permanent) throw new UnrecoverableError(message);
-      throw error;
+      const final = permanent || isLastAttempt(job);
+      report(final ? 'dead_lettered' : 'retry');
+      if (!final) throw error;
+      // Named, so the letter says which class of failure ended the job.
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      log.warn({ reason }, 'failed for good; dead-lettering');
+      throw new UnrecoverableError(reason);
     }
   };
 }

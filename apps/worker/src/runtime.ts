@@ -5,10 +5,9 @@ import {
   closeQueues,
   createPipelinedDuplicate,
   createQueues,
-  jobOptionsFor,
+  notifyDmsEntry,
   QUEUE,
   type RedisClient,
-  reconcileDeadLetters,
 } from '@contact-linker/queues';
 import {
   createRedisTokenStore,
@@ -32,14 +31,14 @@ export interface WorkerRuntimeDeps {
   connection: RedisClient;
   logger: Logger;
   /**
-   * @defaultValue a chipchat client built from `config.web1on1`, with the shared request budget,
-   * 429 pause and Redis token store
+   * @defaultValue a chipchat client built from `config.web1on1`, gated by the shared request budget
+   * (which also owns the pause after a 429), with the Redis token store
    */
   web1on1?: Web1on1Client;
   /** @defaultValue 25_000 */
   drainTimeoutMs?: number;
-  /** @defaultValue 300_000 */
-  reconcileIntervalMs?: number;
+  /** @defaultValue 60_000 */
+  deadLetterSweepMs?: number;
   metrics?: WorkerMetrics;
 }
 
@@ -53,13 +52,13 @@ export function createWorkerRuntime({
   logger,
   web1on1,
   drainTimeoutMs,
-  reconcileIntervalMs = 300_000,
+  deadLetterSweepMs,
   metrics,
 }: WorkerRuntimeDeps) {
-  // BullMQ works on `connection`; the product's own Redis calls go through this one.
-  const own = createPipelinedDuplicate(connection);
+  // BullMQ works on `connection`; the product's own scripts and keys go through this one.
+  const pipelined = createPipelinedDuplicate(connection);
   const budget = createWeb1on1Budget({
-    redis: own,
+    redis: pipelined,
     prefix: config.queuePrefix,
     max: config.web1on1.rateLimit.max,
     durationMs: config.web1on1.rateLimit.durationMs,
@@ -73,15 +72,14 @@ export function createWorkerRuntime({
       ...(config.web1on1.refreshToken === undefined
         ? {}
         : { refreshToken: config.web1on1.refreshToken, email: config.web1on1.botEmail }),
-      tokenStore: createRedisTokenStore({ redis: own, prefix: config.queuePrefix }),
-      beforeRequest: budget.acquire,
-      onRateLimited: budget.pause,
+      tokenStore: createRedisTokenStore({ redis: pipelined, prefix: config.queuePrefix }),
+      budget,
       ...(metrics
         ? { onRequest: (e) => metrics.observeWeb1on1(e.operation, e.status, e.durationMs) }
         : {}),
     });
   const queues = createQueues(connection, config.queuePrefix);
-  const notifyState = createNotifyState(own, config.queuePrefix);
+  const notifyState = createNotifyState(pipelined, config.queuePrefix);
   const dms = config.notify
     ? createDmsNotifier({
         ...config.notify,
@@ -93,17 +91,14 @@ export function createWorkerRuntime({
   const processors = createProcessors({
     linkContact: {
       web1on1: client,
-      contactGuard: createContactGuard({ redis: own, prefix: config.queuePrefix }),
+      contactGuard: createContactGuard({ redis: pipelined, prefix: config.queuePrefix }),
       link: config.link,
       notifyState,
-      logger,
       ...(dms
         ? {
             notifyLinked: async (job, jobId) => {
-              await notifyQueue.add(job.type, job, {
-                ...jobOptionsFor(QUEUE.notifyDms, config.jobAttempts),
-                jobId,
-              });
+              const entry = notifyDmsEntry(job, { attempts: config.jobAttempts, jobId });
+              await notifyQueue.add(entry.name, entry.data, entry.opts);
             },
           }
         : {}),
@@ -120,28 +115,17 @@ export function createWorkerRuntime({
     logger,
     concurrency: config.concurrency,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+    ...(deadLetterSweepMs === undefined ? {} : { deadLetterSweepMs }),
     ...(metrics ? { metrics } : {}),
   });
-
-  // Backstop for dead letters a dying worker could not write: at start, then every few minutes.
-  const reconcile = () =>
-    reconcileDeadLetters(queues).then(
-      (written) => {
-        if (written > 0) logger.warn({ written }, 'wrote missing dead letters');
-      },
-      (err: unknown) => logger.warn({ err }, 'dead-letter reconciliation failed'),
-    );
-  void reconcile();
-  const reconciler = setInterval(reconcile, reconcileIntervalMs);
 
   return {
     queues,
     workers: workers.workers,
     async close() {
-      clearInterval(reconciler);
       await workers.close();
       await closeQueues(queues);
-      await own.quit().catch(() => own.disconnect());
+      await pipelined.quit().catch(() => pipelined.disconnect());
     },
   };
 }

@@ -1,15 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
-  moveToDeadLetter,
   QUEUE,
   type QueueSet,
   queueCatalog,
   type RedisClient,
+  startDeadLetterMover,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from '@contact-linker/queues';
-import { UnrecoverableError, Worker } from 'bullmq';
-import type { ProcessorTable } from './processors/index.ts';
+import { type Job, Worker } from 'bullmq';
+import type { JobContext, ProcessorTable } from './processors/index.ts';
 import { withRetryPolicy } from './retry-policy.ts';
 
 export interface WorkerDeps {
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   /** @defaultValue 5_000 */
   stalledIntervalMs?: number;
+  /** How often the failed sets are swept for moves a dead worker left undone. @defaultValue 60_000 */
+  deadLetterSweepMs?: number;
   metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause'>;
 }
 
@@ -40,8 +43,10 @@ export interface RunningWorkers {
 }
 
 /**
- * Starts one BullMQ worker per work queue. Returns `close()`, which stops taking jobs, waits for
- * in-flight ones up to `drainTimeoutMs`, then closes.
+ * Starts one BullMQ worker per work queue, each job under the retry policy with a logger of its
+ * own, the dead-letter mover for their final failures, and a small worker that parks and replays
+ * dead letters. `close()` stops taking jobs, waits for in-flight ones up to `drainTimeoutMs`, then
+ * closes.
  */
 export function startWorkers({
   connection,
@@ -53,85 +58,72 @@ export function startWorkers({
   drainTimeoutMs = 25_000,
   lockDurationMs = 15_000,
   stalledIntervalMs = 5_000,
+  deadLetterSweepMs = 60_000,
   metrics,
 }: WorkerDeps): RunningWorkers {
+  const common = {
+    connection,
+    prefix,
+    lockDuration: lockDurationMs,
+    stalledInterval: stalledIntervalMs,
+  };
   const workers = WORK_QUEUE_NAMES.map((queueName: WorkQueueName) => {
-    const log = logger.child({ queue: queueName });
-    const processor = withRetryPolicy(processors[queueName], {
+    // The table is typed per queue; the policy is the same for every queue.
+    const process = processors[queueName] as (job: Job, context: JobContext) => Promise<unknown>;
+    const policy = withRetryPolicy(process, {
       queueName,
-      queue: queues[queueName],
-      deadLetters: queues[QUEUE.deadLetter],
-      logger: log,
+      logger,
       onRun: (outcome, seconds) => {
         metrics?.observeJob(queueName, outcome, seconds);
         if (outcome === 'rate_limited') metrics?.observePause(queueName);
       },
     });
-    const worker = new Worker(queueName, processor, {
-      connection,
-      prefix,
+    const worker = new Worker(queueName, policy, {
+      ...common,
       concurrency,
-      lockDuration: lockDurationMs,
-      stalledInterval: stalledIntervalMs,
       // A job whose worker died is picked up again; only a job that keeps killing workers fails.
       maxStalledCount: 5,
       ...queueCatalog[queueName].retention,
-      // BullMQ honours a queue-wide pause (`queue.rateLimit`) only when a limiter is set; this one
-      // never limits by itself.
-      limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1000 },
     });
-    worker.on('failed', (job, error) => {
-      if (!job) return;
-      const final =
-        error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      // Jobs failed by BullMQ itself (stalled too often) never ran our policy; the dead letter's
-      // id is derived from the job, so this is a no-op when the policy already wrote it.
-      if (final) {
-        moveToDeadLetter(
-          queues[QUEUE.deadLetter],
-          queueName,
-          job,
-          error.message,
-          job.attemptsMade,
-        ).catch((err: unknown) => log.error({ err, jobId: job.id }, 'could not dead-letter'));
-      }
-    });
-    worker.on('error', (err) => log.error({ err }, 'worker error'));
+    worker.on('error', (err) => logger.error({ err, queue: queueName }, 'worker error'));
     return worker;
   });
 
-  // Dead letters get their own small worker: no retry policy (a letter is never dead-lettered
-  // again), one at a time, since parking and replaying are single Redis round trips.
-  const deadLetterWorker = new Worker(QUEUE.deadLetter, processors[QUEUE.deadLetter], {
-    connection,
-    prefix,
-    concurrency: 1,
-    lockDuration: lockDurationMs,
-    stalledInterval: stalledIntervalMs,
+  const mover = startDeadLetterMover({
+    queues,
+    workers,
+    sweepIntervalMs: deadLetterSweepMs,
+    onError: (err) => logger.warn({ err }, 'dead-letter move failed; the next sweep retries it'),
+    onSwept: (moved) => logger.warn({ moved }, 'moved dead letters a stopped worker left behind'),
   });
+
+  // One at a time: parking and replaying are single Redis round trips.
+  const parkOrReplay = processors[QUEUE.deadLetter];
+  const deadLetterWorker = new Worker(
+    QUEUE.deadLetter,
+    (job: Job, token?: string) =>
+      parkOrReplay(job, { token, log: logger.child({ queue: QUEUE.deadLetter, jobId: job.id }) }),
+    { ...common, concurrency: 1 },
+  );
   deadLetterWorker.on('error', (err) =>
     logger.error({ err, queue: QUEUE.deadLetter }, 'worker error'),
   );
-  workers.push(deadLetterWorker);
+  const all = [...workers, deadLetterWorker];
 
   return {
-    workers,
+    workers: all,
     async close() {
-      let timer: NodeJS.Timeout | undefined;
-      const graceful = Promise.all(workers.map((w) => w.close()));
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), drainTimeoutMs);
-        }),
+      mover.close();
+      const drained = await Promise.race([
+        Promise.all(all.map((w) => w.close())).then(() => true),
+        sleep(drainTimeoutMs, false, { ref: false }),
       ]);
-      clearTimeout(timer);
-      if (timedOut) {
+      if (!drained) {
         logger.warn(
           { drainTimeoutMs },
           'in-flight jobs did not finish; leaving them to stall recovery',
         );
-        await Promise.all(workers.map((w) => w.close(true)));
+        await Promise.all(all.map((w) => w.close(true)));
       }
     },
   };

@@ -29,7 +29,7 @@ describe('links under concurrency', () => {
           ),
         );
         const results = await Promise.all(
-          jobs.map((job) => settled(stacks[0]!.queues[QUEUE.linkContact], job)),
+          jobs.map((job) => settled(stacks[0]!.queues, QUEUE.linkContact, job)),
         );
         expect(
           results.map((r) => r.returnvalue?.outcome ?? `${r.state}: ${r.job.failedReason}`),

@@ -26,29 +26,31 @@ describe('contact guard', () => {
     prefix,
   }) => {
     const guard = createContactGuard({ redis: client, prefix });
-    const unchangedSince = (contactId: string, listedAt: bigint) =>
-      guard.withContact(contactId, { listedAt }, async ({ unchanged }) => unchanged);
+    const currentSince = (contactId: string, listedAt: bigint) =>
+      guard.withContact(contactId, { listedAt }, async ({ listIsCurrent }) => listIsCurrent);
     const before = await guard.clock();
     let during: bigint | undefined;
     // Nothing written yet: current. The section itself may write, so it marks the contact.
     expect(
-      await guard.withContact('c-1', { listedAt: before }, async ({ unchanged }) => {
+      await guard.withContact('c-1', { listedAt: before }, async ({ listIsCurrent }) => {
         during = await guard.clock();
-        return unchanged;
+        return listIsCurrent;
       }),
     ).toBe(true);
-    expect(await unchangedSince('c-1', before)).toBe(false);
-    expect(await unchangedSince('c-1', during!)).toBe(false);
+    expect(await currentSince('c-1', before)).toBe(false);
+    expect(await currentSince('c-1', during!)).toBe(false);
     // That read marked the contact again; a list taken after it ended is current, whether the
     // clock comes from this guard's last reply or from Redis.
     const later = await guard.clock();
     expect(later).toBeGreaterThan(before);
-    expect(await unchangedSince('c-1', later)).toBe(true);
+    expect(await currentSince('c-1', later)).toBe(true);
     const elsewhere = await createContactGuard({ redis: client, prefix }).clock();
-    expect(await unchangedSince('c-1', elsewhere)).toBe(true);
+    expect(await currentSince('c-1', elsewhere)).toBe(true);
     // Marks are per contact; a caller without a list answer never counts as current.
-    expect(await unchangedSince('c-2', before)).toBe(true);
-    expect(await guard.withContact('c-3', {}, async ({ unchanged }) => unchanged)).toBe(false);
+    expect(await currentSince('c-2', before)).toBe(true);
+    expect(await guard.withContact('c-3', {}, async ({ listIsCurrent }) => listIsCurrent)).toBe(
+      false,
+    );
   });
 
   test('reads the clock from the replies it already has', async ({ client, prefix }) => {
@@ -69,9 +71,13 @@ describe('contact guard', () => {
   }) => {
     const guard = createContactGuard({ redis: client, prefix });
     const before = await guard.clock();
-    const section = { listedAt: before, noWriteIfUnchanged: true };
-    expect(await guard.withContact('c-1', section, async ({ unchanged }) => unchanged)).toBe(true);
-    expect(await guard.withContact('c-1', section, async ({ unchanged }) => unchanged)).toBe(true);
+    const listing = { listedAt: before, skipWriteIfCurrent: true };
+    expect(
+      await guard.withContact('c-1', listing, async ({ listIsCurrent }) => listIsCurrent),
+    ).toBe(true);
+    expect(
+      await guard.withContact('c-1', listing, async ({ listIsCurrent }) => listIsCurrent),
+    ).toBe(true);
   });
 
   test('a holder that dies mid-write leaves the contact untrusted after its lock expired', async ({
@@ -93,9 +99,9 @@ describe('contact guard', () => {
     const guard = createContactGuard({ redis: client, prefix });
     const listedAt = await guard.clock();
     // Waits for the lock to expire, then must not trust a list taken while the write was open.
-    expect(await guard.withContact('c-1', { listedAt }, async ({ unchanged }) => unchanged)).toBe(
-      false,
-    );
+    expect(
+      await guard.withContact('c-1', { listedAt }, async ({ listIsCurrent }) => listIsCurrent),
+    ).toBe(false);
   });
 
   test('a live holder keeps its lock however long its section runs', async ({ client, prefix }) => {
@@ -195,7 +201,6 @@ describe('contact guard', () => {
       contactGuard: guard,
       link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
       notifyState: createNotifyState(client, prefix),
-      logger: createLogger({ name: 'writes-test', level: 'silent' }),
     });
     const before = await guard.clock();
     const data: LinkContactJob = {
@@ -205,10 +210,16 @@ describe('contact guard', () => {
       receivedAt: '2026-11-29T10:00:00.000Z',
     };
     const job = { id: 'j-1', data, attemptsMade: 0, opts: { attempts: 3 } } as unknown as Job;
-    await expect(link(job)).resolves.toMatchObject({ outcome: 'already_linked' });
+    await expect(
+      link(job, { log: createLogger({ name: 'writes-test', level: 'silent' }) }),
+    ).resolves.toMatchObject({ outcome: 'already_linked' });
     // Other jobs that listed this contact before may still trust their answers.
     expect(
-      await guard.withContact('w-1', { listedAt: before }, async ({ unchanged }) => unchanged),
+      await guard.withContact(
+        'w-1',
+        { listedAt: before },
+        async ({ listIsCurrent }) => listIsCurrent,
+      ),
     ).toBe(true);
   });
 });

@@ -16,7 +16,9 @@ describe('dead-letter queue', () => {
     const contact = stack.web1on1.addContact({ organization: ORG, profile: { email: 'p@x.nl' } });
     stack.web1on1.failNext(1, { status: 404, method: 'PATCH' });
     const job = await stack.link({ dmsContactId: 'D-404', email: 'p@x.nl' });
-    expect((await settled(stack.queues[QUEUE.linkContact], job)).state).toBe('failed');
+    expect((await settled(stack.queues, QUEUE.linkContact, job)).state).toBe('dead-lettered');
+    // The failed job is removed once its letter exists: the letter is the only copy left.
+    expect(await stack.queues[QUEUE.linkContact].getJob(String(job.id))).toBeUndefined();
 
     const dlq = stack.queues[QUEUE.deadLetter];
     const letterId = deadLetterId(QUEUE.linkContact, String(job.id));
@@ -32,7 +34,7 @@ describe('dead-letter queue', () => {
     await waitFor(async () => (await dlq.getJob(letterId)) === undefined, {
       message: 'the replayed letter to be removed',
     });
-    const origin = await settled(stack.queues[QUEUE.linkContact], job);
+    const origin = await settled(stack.queues, QUEUE.linkContact, job);
     expect(origin.state).toBe('completed');
     expect(origin.returnvalue).toMatchObject({ outcome: 'linked', contactId: contact.id });
     expect(stack.web1on1.getContact(contact.id)?.links).toHaveLength(1);

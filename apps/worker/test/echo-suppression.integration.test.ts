@@ -25,6 +25,8 @@ import { createLinkContactProcessor } from '../src/processors/link-contact.ts';
 import { createNotifyDmsProcessor } from '../src/processors/notify-dms.ts';
 
 const ORG = 'org-echo';
+/** What the worker hands each processor besides the job. */
+const context = { log: createLogger({ name: 'echo-test', level: 'silent' }) };
 const profile = { email: 'jane@example.com', telephone: null, name: 'Jane' };
 
 const asJob = <D>(id: string, data: D, attemptsMade = 0) =>
@@ -76,7 +78,7 @@ describe('echo suppression', () => {
         // Web1on1 sends its contact.update as it applies the PATCH; here the echo is handled to
         // completion before the PATCH even answers, the worst order the real system can produce.
         addLink: async (_id, l) => {
-          echo = notifyDms(asJob('evt-echo', updateEvent('evt-echo')));
+          echo = notifyDms(asJob('evt-echo', updateEvent('evt-echo')), context);
           await echo;
           return { status: 'linked', contact: { ...contact, links: [l] } };
         },
@@ -84,10 +86,9 @@ describe('echo suppression', () => {
       contactGuard: createContactGuard({ redis, prefix }),
       link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
       notifyLinked: async (job) => {
-        await notifyDms(asJob(job.webhookId, job));
+        await notifyDms(asJob(job.webhookId, job), context);
       },
       notifyState,
-      logger: createLogger({ name: 'echo-test', level: 'silent' }),
     });
 
     const data: LinkContactJob = {
@@ -96,7 +97,9 @@ describe('echo suppression', () => {
       email: 'jane@example.com',
       receivedAt: '2026-11-29T10:00:00.000Z',
     };
-    await expect(link(asJob('link-1', data))).resolves.toMatchObject({ outcome: 'linked' });
+    await expect(link(asJob('link-1', data), context)).resolves.toMatchObject({
+      outcome: 'linked',
+    });
     await expect(echo).resolves.toEqual({ outcome: 'unchanged' });
     expect(delivered.map((d) => d.type)).toEqual(['contact.linked']);
   });
@@ -120,19 +123,19 @@ describe('echo suppression', () => {
       },
     });
 
-    await expect(notifyDms(asJob('1', updateEvent('evt-a')))).rejects.toThrow(/503/);
+    await expect(notifyDms(asJob('1', updateEvent('evt-a')), context)).rejects.toThrow(/503/);
     // Same fields, another event: nothing new for the DMS, since evt-a carries them.
-    await expect(notifyDms(asJob('2', updateEvent('evt-b')))).resolves.toEqual({
+    await expect(notifyDms(asJob('2', updateEvent('evt-b')), context)).resolves.toEqual({
       outcome: 'unchanged',
     });
-    await expect(notifyDms(asJob('1', updateEvent('evt-a'), 1))).resolves.toMatchObject({
+    await expect(notifyDms(asJob('1', updateEvent('evt-a'), 1), context)).resolves.toMatchObject({
       outcome: 'delivered',
     });
     expect(delivered).toEqual(['evt-a']);
     // Once delivered the decision is gone: a third event with the same fields stays an echo, and
     // so does its re-run after a worker crash (stalled jobs run again with the same data).
     for (let run = 0; run < 2; run++) {
-      await expect(notifyDms(asJob('3', updateEvent('evt-c')))).resolves.toEqual({
+      await expect(notifyDms(asJob('3', updateEvent('evt-c')), context)).resolves.toEqual({
         outcome: 'unchanged',
       });
     }

@@ -1,4 +1,4 @@
-import { DEAD_LETTER_QUEUE, listDeadLetters, QUEUE, queueCatalog } from '@contact-linker/queues';
+import { listDeadLetters, QUEUE, queueCatalog } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -10,8 +10,12 @@ const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup 
   return stack;
 });
 
-const finished = (stack: WorkerStack, job: Job) => settled(stack.queues[QUEUE.linkContact], job);
-const result = async (stack: WorkerStack, job: Job) => (await finished(stack, job)).returnvalue;
+const finished = (stack: WorkerStack, job: Job) => settled(stack.queues, QUEUE.linkContact, job);
+const result = async (stack: WorkerStack, job: Job) => {
+  const { state, returnvalue } = await finished(stack, job);
+  if (returnvalue === undefined) throw new Error(`job ${job.id} was ${state}, not completed`);
+  return returnvalue;
+};
 
 const LINK = {
   label: 'View in DMS',
@@ -143,11 +147,10 @@ describe('link-contact', () => {
     const job = await stack.link({ dmsContactId: 'DMS-5', email: 'ghost@example.com' });
     expect(await result(stack, job)).toEqual({ outcome: 'not_found' });
     expect(stack.web1on1.requests.filter((r) => r.path === '/v2/contacts')).toHaveLength(3);
-    expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toEqual([]);
+    expect(await listDeadLetters(stack.queues[QUEUE.deadLetter])).toEqual([]);
   });
 
   test('a contact created between attempts is found and linked', async ({ stack }) => {
-    stack.web1on1.failNext(0, { status: 500 });
     const job = await stack.link({ dmsContactId: 'DMS-6', email: 'late@example.com' });
     await waitFor(() => stack.web1on1.requests.length >= 1);
     const contact = stack.web1on1.addContact({
@@ -155,6 +158,30 @@ describe('link-contact', () => {
       profile: { email: 'late@example.com' },
     });
     expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    // Found by a later lookup, not the first.
+    const lists = stack.web1on1.requests.filter((r) => r.path === '/v2/contacts');
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('429s spend no attempt: the job waits out each Retry-After, then links', async ({
+    stack,
+  }) => {
+    const contact = stack.web1on1.addContact({
+      organization: ORG,
+      profile: { email: 'busy@example.com' },
+    });
+    // Three 429s, one a second: as many as the job's attempts (3), each would have used one up.
+    stack.web1on1.rateLimitFor(2500, 1);
+    const job = await stack.link({ dmsContactId: 'DMS-429', email: 'busy@example.com' });
+    expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
+    const requests = stack.web1on1.requests;
+    const limited = requests.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(3);
+    // The budget holds every request until Retry-After has passed.
+    for (const r of limited) {
+      const next = requests.find((n) => n.startedAt > r.startedAt);
+      if (next) expect(next.startedAt - r.startedAt).toBeGreaterThanOrEqual(990);
+    }
   });
 
   test('ambiguous when several contacts match: nothing changes', async ({ stack }) => {
@@ -189,8 +216,8 @@ describe('link-contact', () => {
     stack.web1on1.failNext(1, { status: 404, method: 'PATCH' });
     const job = await stack.link({ dmsContactId: 'DMS-9', email: 'gone@example.com' });
     const { state } = await finished(stack, job);
-    expect(state).toBe('failed');
-    const letters = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
+    expect(state).toBe('dead-lettered');
+    const letters = await listDeadLetters(stack.queues[QUEUE.deadLetter]);
     expect(letters).toEqual([
       {
         id: `link-contact-${job.id}`,
@@ -208,9 +235,9 @@ describe('link-contact', () => {
     stack.web1on1.addContact({ organization: ORG, profile: { email: 'down@example.com' } });
     stack.web1on1.setFaults({ errorRate: 1, errorStatus: 502 });
     const job = await stack.link({ dmsContactId: 'DMS-10', email: 'down@example.com' });
-    expect((await finished(stack, job)).state).toBe('failed');
+    expect((await finished(stack, job)).state).toBe('dead-lettered');
     const letters = await waitFor(async () => {
-      const l = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
+      const l = await listDeadLetters(stack.queues[QUEUE.deadLetter]);
       return l.length ? l : undefined;
     });
     expect(letters).toHaveLength(1);
@@ -222,9 +249,9 @@ describe('link-contact', () => {
 
   test('invalid job data is dead-lettered without calling Web1on1', async ({ stack }) => {
     const job = await stack.link({ dmsContactId: '', email: 'a@b.nl' });
-    expect((await finished(stack, job)).state).toBe('failed');
+    expect((await finished(stack, job)).state).toBe('dead-lettered');
     expect(stack.web1on1.requests).toHaveLength(0);
-    expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toHaveLength(1);
+    expect(await listDeadLetters(stack.queues[QUEUE.deadLetter])).toHaveLength(1);
   });
 
   test('finished jobs are trimmed by the workers, not by options stored in each job', async ({

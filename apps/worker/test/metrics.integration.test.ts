@@ -12,14 +12,11 @@ describe('worker metrics', () => {
         stack.web1on1.addContact({ organization: ORG, profile: { email: 'jane@example.com' } });
         stack.web1on1.failNext(1, { status: 503 });
         const linked = await stack.link({ dmsContactId: 'D-1', email: 'jane@example.com' });
-        const ambiguous = [
-          stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } }),
-          stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } }),
-        ];
-        expect(ambiguous).toHaveLength(2);
+        stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } });
+        stack.web1on1.addContact({ organization: ORG, profile: { email: 'twin@example.com' } });
         const twin = await stack.link({ dmsContactId: 'D-2', email: 'twin@example.com' });
-        await settled(stack.queues[QUEUE.linkContact], linked);
-        await settled(stack.queues[QUEUE.linkContact], twin);
+        await settled(stack.queues, QUEUE.linkContact, linked);
+        await settled(stack.queues, QUEUE.linkContact, twin);
         await waitFor(() => stack.dms.accepted().length === 1);
         await waitFor(async () => (await stack.queues[QUEUE.notifyDms].getCompletedCount()) === 1);
 

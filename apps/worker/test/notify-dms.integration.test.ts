@@ -1,17 +1,12 @@
 import { createHmac } from 'node:crypto';
 import type { NotifyDmsJob } from '@contact-linker/contracts';
-import {
-  DEAD_LETTER_QUEUE,
-  listDeadLetters,
-  QUEUE,
-  replayDeadLetter,
-} from '@contact-linker/queues';
+import { listDeadLetters, QUEUE, replayDeadLetter } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { APP_URL, ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
 
-const settledNotify = (stack: WorkerStack, job: Job) => settled(stack.queues[QUEUE.notifyDms], job);
+const settledNotify = (stack: WorkerStack, job: Job) => settled(stack.queues, QUEUE.notifyDms, job);
 
 const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup }) => {
   const stack = await startWorkerStack({ redisUrl, prefix });
@@ -24,7 +19,8 @@ const disabledTest = redisTest.extend('stack', async ({ redisUrl, prefix }, { on
   return stack;
 });
 
-const update = (overrides: Partial<NotifyDmsJob> = {}): NotifyDmsJob => ({
+type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
+const update = (overrides: Partial<ContactNotifyJob> = {}): ContactNotifyJob => ({
   webhookId: 'evt-1',
   type: 'contact.updated',
   organization: ORG,
@@ -98,7 +94,7 @@ describe('notify-dms', () => {
       profile: { email: 'jane@example.com', name: 'Jane' },
     });
     const link = await stack.link({ dmsContactId: 'D-1', email: 'jane@example.com' });
-    await settled(stack.queues[QUEUE.linkContact], link);
+    await settled(stack.queues, QUEUE.linkContact, link);
     await waitFor(() => stack.dms.accepted().length === 1);
     const echo = await stack.notify(
       update({
@@ -144,8 +140,8 @@ describe('notify-dms', () => {
   test('410 is dead-lettered at once; replay keeps the webhook-id', async ({ stack }) => {
     stack.dms.failNext(1, { status: 410 });
     const job = await stack.notify(update());
-    expect((await settledNotify(stack, job)).state).toBe('failed');
-    const letters = await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE]);
+    expect((await settledNotify(stack, job)).state).toBe('dead-lettered');
+    const letters = await listDeadLetters(stack.queues[QUEUE.deadLetter]);
     expect(letters).toMatchObject([{ queue: 'notify-dms', attemptsMade: 1 }]);
     expect(letters[0]?.failedReason).toMatch(/^PermanentError/);
 
@@ -156,7 +152,7 @@ describe('notify-dms', () => {
       [410, 'evt-1'],
       [200, 'evt-1'],
     ]);
-    expect(await listDeadLetters(stack.queues[DEAD_LETTER_QUEUE])).toEqual([]);
+    expect(await listDeadLetters(stack.queues[QUEUE.deadLetter])).toEqual([]);
   });
 
   test('user notifications carry the user fields', async ({ stack }) => {

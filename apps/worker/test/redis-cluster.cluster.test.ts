@@ -121,7 +121,7 @@ describe('on a Redis Cluster', () => {
           stacks[i % 2]!.link({ dmsContactId: `B-${i}`, email: `b${i}@x.nl` }),
         ),
       );
-      for (const job of jobs) await settled(stacks[0]!.queues[QUEUE.linkContact], job);
+      for (const job of jobs) await settled(stacks[0]!.queues, QUEUE.linkContact, job);
       const times = web1on1.requests.map((r) => r.startedAt);
       // A list and a PATCH per job (the list answer is fresh), at least.
       expect(times.length).toBeGreaterThanOrEqual(40);
@@ -147,7 +147,7 @@ describe('on a Redis Cluster', () => {
           stacks[i % 2]!.link({ dmsContactId: `L-${i}`, email: 'one@x.nl' }),
         ),
       );
-      for (const job of jobs) await settled(stacks[0]!.queues[QUEUE.linkContact], job);
+      for (const job of jobs) await settled(stacks[0]!.queues, QUEUE.linkContact, job);
       const urls = web1on1.getContact(contact.id)!.links.map((l) => l.url);
       expect(new Set(urls).size).toBe(20);
       expect(urls).toHaveLength(20);

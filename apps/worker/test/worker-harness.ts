@@ -1,5 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { createLogger, createWorkerMetrics } from '@contact-linker/observability';
-import { createRedisConnection, type JobData, jobOptionsFor, QUEUE } from '@contact-linker/queues';
+import {
+  createRedisConnection,
+  deadLetterId,
+  type JobData,
+  type JobResult,
+  jobOptionsFor,
+  QUEUE,
+  type QueueSet,
+  type WorkQueueName,
+} from '@contact-linker/queues';
 import {
   type DmsSandbox,
   makeWebhookSecret,
@@ -85,13 +95,15 @@ export async function startWorkerStack({
       return runtime.queues[QUEUE.linkContact].add(
         'dms.contact',
         { organization: ORG, receivedAt: new Date().toISOString(), ...data },
-        { ...jobOptionsFor(QUEUE.linkContact, attempts), ...fast },
+        // A custom id, as every producer gives: replay re-adds a job under it.
+        { ...jobOptionsFor(QUEUE.linkContact, attempts), ...fast, jobId: randomUUID() },
       );
     },
     async notify(data: JobData<'notify-dms'>) {
       return runtime.queues[QUEUE.notifyDms].add(data.type, data, {
         ...jobOptionsFor(QUEUE.notifyDms, attempts),
         ...fast,
+        jobId: randomUUID(),
       });
     },
     async close() {
@@ -104,17 +116,32 @@ export async function startWorkerStack({
 
 export type WorkerStack = Awaited<ReturnType<typeof startWorkerStack>>;
 
-/** Waits until a job completed or failed and returns its final state and result. */
-export async function settled<R>(queue: Queue, job: Job<unknown, R>) {
+/**
+ * Waits until a job completed or was dead-lettered (it failed for good, its letter is written and
+ * the failed job removed) and returns that state, with the job's result or, dead-lettered, its
+ * letter.
+ */
+export async function settled<Q extends WorkQueueName>(
+  queues: QueueSet,
+  queueName: Q,
+  job: Job<unknown, JobResult<Q>>,
+) {
+  const queue = queues[queueName] as Queue;
+  const letterId = deadLetterId(queueName, job.id!);
   return waitFor(
     async () => {
       // State first, then the job: read the other way round, a job finishing in between looks
       // completed without a return value.
       const state = await queue.getJobState(job.id!);
-      if (state !== 'completed' && state !== 'failed') return undefined;
-      const fresh = await queue.getJob(job.id!);
-      if (!fresh) return undefined;
-      return { state, returnvalue: fresh.returnvalue as R, job: fresh };
+      if (state === 'completed') {
+        const fresh = await queue.getJob(job.id!);
+        if (!fresh) return undefined;
+        return { state, returnvalue: fresh.returnvalue as JobResult<Q>, job: fresh };
+      }
+      if (state !== 'unknown') return undefined;
+      const letter = await queues[QUEUE.deadLetter].getJob(letterId);
+      if (!letter) return undefined;
+      return { state: 'dead-lettered' as const, returnvalue: undefined, job: letter };
     },
     { timeoutMs: 10_000, message: `job ${job.id} to settle` },
   );

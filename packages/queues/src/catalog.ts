@@ -74,7 +74,6 @@ export const QUEUE = {
   notifyDms: 'notify-dms',
   deadLetter: 'dead-letter',
 } as const satisfies Record<string, QueueName>;
-export const DEAD_LETTER_QUEUE = QUEUE.deadLetter;
 
 export function isWorkQueueName(name: string): name is WorkQueueName {
   return (WORK_QUEUE_NAMES as string[]).includes(name);

@@ -1,13 +1,6 @@
-import { DmsContactEvent } from '@contact-linker/contracts';
 import { describe, expect, it } from 'vitest';
 import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
-import {
-  bulkJobs,
-  contentKey,
-  describeIssues,
-  linkContactEntry,
-  toLinkContactJob,
-} from './link-contact-jobs.ts';
+import { bulkJobs, contentKey, linkContactEntry, toLinkContactJob } from './entries.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -133,19 +126,5 @@ describe('bulkJobs', () => {
     const ids = jobs.map((j) => j.opts?.jobId);
     expect(new Set(ids).size).toBe(2);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
-  });
-});
-
-describe('describeIssues', () => {
-  it('names the path of each problem, one after another', () => {
-    const parsed = DmsContactEvent.safeParse({ id: 'a b', organization: 'o', email: 'nope' });
-    expect(parsed.success).toBe(false);
-    const text = describeIssues(parsed.error!);
-    expect(text).toMatch(/^id: must be 1-128 characters .*; email: Invalid email/);
-  });
-
-  it('leaves a problem without a path unprefixed', () => {
-    const parsed = DmsContactEvent.safeParse('not an object');
-    expect(describeIssues(parsed.error!)).not.toMatch(/^: /);
   });
 });

@@ -1,16 +1,17 @@
 /**
- * Link-contact job building, shared by every producer of those jobs (the ingress's
- * `/updatecontact(s)` and the CLI's `seed`), so a contact enqueued from a file is validated,
- * normalised and deduplicated exactly like one posted to the API.
+ * The one place job entries are built, for every producer: link-contact jobs for the ingress's
+ * `/updatecontact(s)` and the CLI's `seed` (so a contact enqueued from a file is validated,
+ * normalised and deduplicated exactly like one posted to the API), and notify-dms jobs for the
+ * ingress's webhook and the worker's `contact.linked`.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
   type DmsContactEvent,
   LinkContactJob,
+  NotifyDmsJob,
   normalizeEmail,
   normalizePhone,
 } from '@contact-linker/contracts';
-import type { z } from 'zod';
 import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
 import type { TypedQueue } from './queues.ts';
 
@@ -113,11 +114,36 @@ export function bulkJobs(
   );
 }
 
-/** One line per problem of an item, e.g. `id: must be 1-128 characters …; email: Invalid email`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) =>
-      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
-    )
-    .join('; ');
+/** One `add` entry on the notify-dms queue. */
+export type NotifyDmsEntry = Parameters<TypedQueue<typeof QUEUE.notifyDms>['addBulk']>[0][number];
+
+export interface NotifyDmsEntryOptions {
+  /** Attempts before the notification is dead-lettered (`JOB_ATTEMPTS`). */
+  attempts: number;
+  /** The BullMQ job id. */
+  jobId: string;
+  /**
+   * Deduplication of the same event within `ttlMs` (BullMQ's, atomic with the add): a duplicate
+   * add answers the pending job's id.
+   */
+  deduplication?: { id: string; ttlMs: number };
+}
+
+/** The entry for a notification, validated against the catalog schema before it is queued. */
+export function notifyDmsEntry(
+  data: NotifyDmsJob,
+  { attempts, jobId, deduplication }: NotifyDmsEntryOptions,
+): NotifyDmsEntry {
+  const parsed = NotifyDmsJob.parse(data);
+  return {
+    name: parsed.type,
+    data: parsed,
+    opts: {
+      ...jobOptionsFor(QUEUE.notifyDms, attempts),
+      jobId,
+      ...(deduplication
+        ? { deduplication: { id: deduplication.id, ttl: deduplication.ttlMs } }
+        : {}),
+    },
+  };
 }

@@ -1,5 +1,4 @@
 export {
-  DEAD_LETTER_QUEUE,
   isWorkQueueName,
   type JobData,
   type JobResult,
@@ -23,28 +22,30 @@ export {
   warnUnlessNoEviction,
 } from './connection.ts';
 export {
-  type DeadLetterView,
+  createDeadLetterProcessor,
+  type DeadLetterMoverOptions,
   deadLetterId,
   listDeadLetters,
   moveToDeadLetter,
   purgeDeadLetters,
   type ReplayOutcome,
-  reconcileDeadLetters,
   replayDeadLetter,
-  replayLetter,
-  toDeadLetterView,
+  startDeadLetterMover,
+  sweepFailedJobs,
 } from './dead-letters.ts';
 export {
   type BulkJobsOptions,
   bulkJobs,
   contentKey,
-  describeIssues,
   type LinkContactBulkJob,
   type LinkContactEntryOptions,
   linkContactEntry,
+  type NotifyDmsEntry,
+  type NotifyDmsEntryOptions,
+  notifyDmsEntry,
   toLinkContactJob,
-} from './link-contact-jobs.ts';
-export { deleteIfValue, luaScript } from './lua-script.ts';
+} from './entries.ts';
+export { readJobStatus } from './job-status.ts';
 export {
   closeQueues,
   createQueues,

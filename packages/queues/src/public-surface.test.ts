@@ -28,6 +28,7 @@ it('exports exactly the public surface', async () => {
       "purgeDeadLetters",
       "queueCatalog",
       "queueDepths",
+      "readJobStatus",
       "reconcileDeadLetters",
       "redisReady",
       "replayDeadLetter",

@@ -1,17 +1,16 @@
 import {
   buildDmsContactUrl,
   LinkContactJob,
-  type LinkContactResult,
   type NotifyDmsJob,
   TransientError,
   type Web1on1Contact,
 } from '@contact-linker/contracts';
-import type { Logger } from '@contact-linker/observability';
+import type { QUEUE } from '@contact-linker/queues';
 import type { Web1on1Client } from '@contact-linker/web1on1';
-import type { Job } from 'bullmq';
 import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
+import type { Processor } from './index.ts';
 
 export interface LinkContactDeps {
   web1on1: Pick<Web1on1Client, 'findContacts' | 'addLink' | 'getContact'>;
@@ -24,7 +23,6 @@ export interface LinkContactDeps {
   /** Enqueues the `contact.linked` notification; absent when DMS_NOTIFY_URL is not set. */
   notifyLinked?: (job: NotifyDmsJob, jobId: string) => Promise<void>;
   notifyState: NotifyState;
-  logger: Logger;
 }
 
 /**
@@ -82,8 +80,10 @@ async function addLinkVerified(
   throw new TransientError('the link did not stick on the Web1on1 contact');
 }
 
-export function createLinkContactProcessor(deps: LinkContactDeps) {
-  return async (job: Job<LinkContactJob, LinkContactResult>): Promise<LinkContactResult> => {
+export function createLinkContactProcessor(
+  deps: LinkContactDeps,
+): Processor<typeof QUEUE.linkContact> {
+  return async (job, { log }) => {
     const data = LinkContactJob.parse(job.data);
     // Before the list request: any write of ours that ends after this may be missing from its answer.
     const listedAt = await deps.contactGuard.clock();
@@ -96,10 +96,7 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
       throw new TransientError('no Web1on1 contact matches yet');
     }
     if (candidates.length > 1) {
-      deps.logger.info(
-        { matches: candidates.length },
-        'several Web1on1 contacts match; not linking',
-      );
+      log.info({ matches: candidates.length }, 'several Web1on1 contacts match; not linking');
       return { outcome: 'ambiguous' };
     }
 
@@ -108,15 +105,15 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
     const link = { label: deps.link.label, url, icon: deps.link.icon };
     // A list answer without `links` may be a projection, never a contact without links: read it.
     const complete = Array.isArray(target.links);
-    const section = {
+    const listing = {
       ...(complete ? { listedAt } : {}),
       // Nothing to write: no mark, which would only send other jobs of this contact to read it again.
-      noWriteIfUnchanged: complete && hasLink(target, url),
+      skipWriteIfCurrent: complete && hasLink(target, url),
     };
     const { status, contact } = await deps.contactGuard.withContact(
       target.id,
-      section,
-      async ({ unchanged }) => {
+      listing,
+      async ({ listIsCurrent }) => {
         // Recorded before the PATCH, because Web1on1's own `contact.update` for it can reach a
         // worker before this job gets to enqueue `contact.linked`: that echo then finds its fields known.
         if (deps.notifyLinked) {
@@ -126,7 +123,7 @@ export function createLinkContactProcessor(deps: LinkContactDeps) {
             String(job.id),
           );
         }
-        return addLinkVerified(deps.web1on1, target.id, link, unchanged ? target : undefined);
+        return addLinkVerified(deps.web1on1, target.id, link, listIsCurrent ? target : undefined);
       },
     );
     const conversation = contact.conversation ?? null;

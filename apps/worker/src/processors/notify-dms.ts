@@ -1,11 +1,8 @@
-import {
-  type DmsNotification,
-  NotifyDmsJob,
-  type NotifyDmsResult,
-} from '@contact-linker/contracts';
+import { type DmsNotification, NotifyDmsJob } from '@contact-linker/contracts';
 import type { DmsNotifier } from '@contact-linker/dms';
-import type { Job } from 'bullmq';
+import type { QUEUE } from '@contact-linker/queues';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
+import type { Processor } from './index.ts';
 
 export interface NotifyDmsDeps {
   /** Absent when DMS_NOTIFY_URL is not set: jobs then complete as `disabled` instead of piling up. */
@@ -23,12 +20,11 @@ export function conversationUrl(appUrl: string, conversation: string | null): st
 
 /** The body the DMS receives, built from the job at delivery time. */
 export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotification {
-  const { type, occurredAt: timestamp, organization } = data;
-  if (type === 'user.created' || type === 'user.updated') {
-    const user = data.user;
-    if (!user) throw new TypeError(`${type} job without a user`);
+  const { occurredAt: timestamp, organization } = data;
+  if ('user' in data) {
+    const { user } = data;
     return {
-      type,
+      type: data.type,
       timestamp,
       organization,
       data: {
@@ -39,10 +35,9 @@ export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotifi
       },
     };
   }
-  const contact = data.contact;
-  if (!contact) throw new TypeError(`${type} job without a contact`);
+  const { contact } = data;
   return {
-    type,
+    type: data.type,
     timestamp,
     organization,
     data: {
@@ -55,22 +50,22 @@ export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotifi
   };
 }
 
-export function createNotifyDmsProcessor(deps: NotifyDmsDeps) {
-  return async (job: Job<NotifyDmsJob, NotifyDmsResult>): Promise<NotifyDmsResult> => {
+export function createNotifyDmsProcessor(deps: NotifyDmsDeps): Processor<typeof QUEUE.notifyDms> {
+  return async (job) => {
     const data = NotifyDmsJob.parse(job.data);
     if (!deps.dms) return { outcome: 'disabled' };
     const notification = buildNotification(data, deps.appUrl);
 
     // Only updates are suppressed: creates and links are news even when the fields match. The
     // decision is keyed by the webhook-id, so retries and replays of one event decide alike.
-    const contact = data.contact;
+    const contact = 'contact' in data ? data.contact : undefined;
     if (contact) {
-      const changed = await deps.notifyState.decide(
+      const news = await deps.notifyState.isNews(
         contact.id,
         fingerprint(contact.profile, contact.conversation),
         data.webhookId,
       );
-      if (data.type === 'contact.updated' && !changed) return { outcome: 'unchanged' };
+      if (data.type === 'contact.updated' && !news) return { outcome: 'unchanged' };
     }
     const { status } = await deps.dms.send(data.webhookId, notification);
     // Only cleanup (the decision expires by itself): a Redis blip here must not resend a delivery.
