@@ -100,6 +100,42 @@ function deepImports(files: SourceFile[]): string[] {
   return grep(files, /@contact-linker\/[\w.-]+\/src\b/, isCode);
 }
 
+/**
+ * Which workspace package each app and package may import in its production code: one concept per
+ * package, dependencies pointing one way (apps compose packages; packages know only contracts).
+ * Tests may import the test kit as well.
+ */
+const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
+  'packages/contracts': [],
+  'packages/observability': [],
+  'packages/config': ['contracts'],
+  'packages/queues': ['contracts'],
+  'packages/web1on1': ['contracts'],
+  'packages/dms': ['contracts'],
+  'packages/testkit': ['contracts'],
+  'apps/ingress': ['contracts', 'config', 'observability', 'queues'],
+  'apps/cli': ['contracts', 'config', 'observability', 'queues'],
+  'apps/worker': ['contracts', 'config', 'observability', 'queues', 'web1on1', 'dms'],
+};
+
+/** Workspace imports that cross a boundary `ALLOWED_IMPORTS` does not list (or of an unlisted owner). */
+function boundaryCrossings(files: SourceFile[]): string[] {
+  const problems: string[] = [];
+  for (const file of files) {
+    const owner = /^((?:apps|packages)\/[^/]+)\//.exec(file.path)?.[1];
+    if (!owner || !isCode(file.path)) continue;
+    const allowed = ALLOWED_IMPORTS[owner];
+    const self = owner.split('/')[1];
+    for (const hit of grep([file], /from '@contact-linker\/[\w-]+'/, () => true)) {
+      const target = /@contact-linker\/([\w-]+)/.exec(hit)?.[1] ?? '';
+      if (target === self) continue;
+      if (target === 'testkit' && isTest(file.path)) continue;
+      if (!allowed?.includes(target)) problems.push(`${hit} (${owner} may not import ${target})`);
+    }
+  }
+  return problems;
+}
+
 /** STYLE 7: only config parsing and the entry points read the environment. */
 function environmentReads(files: SourceFile[]): string[] {
   const allowed = (path: string) =>
@@ -235,6 +271,13 @@ describe('repository structure', () => {
     ).toEqual([]);
   });
 
+  it('imports across packages only along the allowed boundaries', () => {
+    expect(
+      boundaryCrossings(files),
+      'each package owns one concept; see ALLOWED_IMPORTS for who may import whom',
+    ).toEqual([]);
+  });
+
   it('reads process.env only in config, main.ts, the testkit and scripts', () => {
     expect(
       environmentReads(files),
@@ -316,6 +359,29 @@ describe('each rule flags a planted violation', () => {
       file('apps/worker/src/y.ts', "import { QUEUE } from '@contact-linker/queues';"),
     ];
     expect(deepImports(planted)).toHaveLength(1);
+  });
+
+  it('an import across a boundary, in production code or a test', () => {
+    const planted = [
+      file('packages/web1on1/src/budget.ts', "import { QUEUE } from '@contact-linker/queues';"),
+      file('packages/queues/src/x.test.ts', "import { redisTest } from '@contact-linker/testkit';"),
+      file('packages/queues/src/y.ts', "import { redisTest } from '@contact-linker/testkit';"),
+      file(
+        'apps/ingress/src/app.ts',
+        "import { createWeb1on1Client } from '@contact-linker/web1on1';",
+      ),
+      file(
+        'apps/worker/src/runtime.ts',
+        "import { createDmsNotifier } from '@contact-linker/dms';",
+      ),
+      file('packages/new/src/index.ts', "import { QUEUE } from '@contact-linker/contracts';"),
+    ];
+    expect(boundaryCrossings(planted).map((problem) => problem.split(':')[0])).toEqual([
+      'packages/web1on1/src/budget.ts',
+      'packages/queues/src/y.ts',
+      'apps/ingress/src/app.ts',
+      'packages/new/src/index.ts',
+    ]);
   });
 
   it('process.env outside the allowed places', () => {
