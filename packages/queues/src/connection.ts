@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisRole = 'producer' | 'worker';
@@ -20,10 +21,11 @@ export interface RedisConnectionOptions {
 /**
  * The one place that opens Redis connections.
  *
- * - `producer` (ingress, CLI): no offline queue and one try per command, so when Redis is down a
+ * - `producer` (ingress): no offline queue and one try per command, so when Redis is down a
  *   request fails at once and the ingress can answer 503 within a second instead of hanging.
- * - `worker`: commands wait for the connection and it reconnects forever, as BullMQ workers require
- *   (`maxRetriesPerRequest: null`), so a Redis restart pauses work instead of killing it.
+ * - `worker` (worker, CLI): commands wait for the connection and it reconnects forever, as BullMQ
+ *   workers require (`maxRetriesPerRequest: null`), so a Redis restart pauses work instead of
+ *   killing it. The CLI checks that Redis answers before it starts, then waits like a worker.
  */
 export function createRedisConnection(
   url: string,
@@ -94,19 +96,13 @@ export function createPipelinedDuplicate(connection: RedisClient): RedisClient {
  * disconnected, so a bare `ping()` would hang a readiness probe until Redis came back.
  */
 export async function redisReady(redis: RedisClient, timeoutMs = 1000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      redis.ping().then((answer) => answer === 'PONG'),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+  return Promise.race([
+    redis.ping().then(
+      (answer) => answer === 'PONG',
+      () => false,
+    ),
+    sleep(timeoutMs, false, { ref: false }),
+  ]);
 }
 
 /**
