@@ -1,6 +1,6 @@
 /**
  * Every error the ingress answers with, in one place: `{ error: code, message, details? }`.
- * `api-errors.test.ts` keeps this list and the README's error table in step.
+ * `errors.test.ts` keeps this list and the README's error table (`### Error codes`) in step.
  */
 export const API_ERRORS = {
   bad_request: { status: 400, message: 'Bad request.' },

@@ -13,7 +13,9 @@ import {
   warnUnlessNoEviction,
 } from '@contact-linker/queues';
 import { buildApp } from './app.ts';
-import { createProducer } from './producer.ts';
+import { createBulkContactsEnqueue } from './enqueue/bulk-contacts.ts';
+import { createLiveContactEnqueue } from './enqueue/live-contact.ts';
+import { createWebhookEventEnqueue } from './enqueue/webhook-event.ts';
 
 const config = loadConfigOrExit('ingress', () => loadIngressConfig(process.env));
 const logger = createLogger({ level: config.logLevel, name: 'ingress' });
@@ -35,15 +37,18 @@ redis.on('ready', () => {
 });
 
 const queues = createQueues(redis, config.queuePrefix);
-const producer = createProducer({
+const jobs = {
   queues,
-  redis,
-  prefix: config.queuePrefix,
   attempts: config.jobAttempts,
   defaultPhoneCountry: config.defaultPhoneCountry,
-});
+};
+const enqueue = {
+  contact: createLiveContactEnqueue(jobs),
+  contacts: createBulkContactsEnqueue(jobs),
+  webhook: createWebhookEventEnqueue({ ...jobs, redis, prefix: config.queuePrefix }),
+};
 const metrics = createIngressMetrics({ queues: { depths: () => queueDepths(queues) } });
-const app = await buildApp({ config, producer, queues, redis, logger, metrics });
+const app = await buildApp({ config, redis, queues, enqueue, logger, metrics });
 await app.listen({ port: config.port, host: config.host });
 void warnUnlessNoEviction(redis, logger);
 

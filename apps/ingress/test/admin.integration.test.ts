@@ -53,7 +53,7 @@ describe('/admin', () => {
       jobId: 'job-1',
       attempts: 3,
     });
-    await moveToDeadLetter(ingress.queues[QUEUE.deadLetter], QUEUE.linkContact, job, 'boom', 3);
+    await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 3);
     await job.remove();
 
     const list = await ingress.app.inject({

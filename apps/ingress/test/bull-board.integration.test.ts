@@ -90,7 +90,7 @@ describe('Bull Board at /admin/queues', () => {
     const job = await ingress.queues[QUEUE.linkContact].add('dms.contact', data, {
       jobId: 'job-2',
     });
-    await moveToDeadLetter(ingress.queues[QUEUE.deadLetter], QUEUE.linkContact, job, 'boom', 1);
+    await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 1);
     const res = await ingress.app.inject({
       url: '/admin/queues/api/queues?activeQueue=dead-letter&status=waiting&page=1',
       headers: basic,

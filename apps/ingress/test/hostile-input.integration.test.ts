@@ -330,7 +330,8 @@ const ROWS: Row[] = [
     ...jobs('POST /jobs/:id', 'abc', 404, 'not_found', { ...auth, ...JSON_TYPE }, 'POST'),
     body: '{}',
   },
-  jobs('POST /jobs/:id without a content type', 'abc', 415, 'unsupported_media_type', auth, 'POST'),
+  // No such route: routing answers before any content-type check.
+  jobs('POST /jobs/:id without a content type', 'abc', 404, 'not_found', auth, 'POST'),
   jobs('DELETE /jobs/:id', 'abc', 404, 'not_found', auth, 'DELETE'),
   // --- POST /updatecontacts ---
   bulk('bulk: invalid JSON', '{"contacts":[', 400, 'invalid_json'),

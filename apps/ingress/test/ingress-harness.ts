@@ -6,7 +6,9 @@ import {
   queueDepths,
 } from '@contact-linker/queues';
 import { buildApp } from '../src/app.ts';
-import { createProducer } from '../src/producer.ts';
+import { createBulkContactsEnqueue } from '../src/enqueue/bulk-contacts.ts';
+import { createLiveContactEnqueue } from '../src/enqueue/live-contact.ts';
+import { createWebhookEventEnqueue } from '../src/enqueue/webhook-event.ts';
 
 export const API_KEY = 'test-api-key-0123456789';
 export const WEBHOOK_SECRET = 'test-webhook-secret';
@@ -37,14 +39,13 @@ export async function startIngress({
   // never touch Redis would otherwise do exactly that.
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const queues = createQueues(redis, prefix);
-  const producer = createProducer({
-    queues,
-    redis,
-    prefix,
-    attempts: 3,
-    defaultPhoneCountry: 'NL',
-    ...(enqueueTimeoutMs === undefined ? {} : { enqueueTimeoutMs }),
-  });
+  const deadline = enqueueTimeoutMs === undefined ? {} : { deadlineMs: enqueueTimeoutMs };
+  const jobs = { queues, attempts: 3, defaultPhoneCountry: 'NL', ...deadline };
+  const enqueue = {
+    contact: createLiveContactEnqueue(jobs),
+    contacts: createBulkContactsEnqueue(jobs),
+    webhook: createWebhookEventEnqueue({ ...jobs, redis, prefix }),
+  };
   const app = await buildApp({
     config: {
       dmsApiKeys: [API_KEY, OTHER_API_KEY],
@@ -55,8 +56,9 @@ export async function startIngress({
       queuePrefix: prefix,
     },
     redis,
-    producer,
     queues,
+    enqueue,
+    ...deadline,
     metrics: createIngressMetrics({ queues: { depths: () => queueDepths(queues) } }),
     logger: createLogger({ name: 'ingress-test', level: 'silent' }),
   });

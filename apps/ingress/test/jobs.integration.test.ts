@@ -60,7 +60,7 @@ describe('GET /jobs/:jobId', () => {
     const worker = new Worker(
       QUEUE.linkContact,
       async (job) => {
-        await moveToDeadLetter(ingress.queues[QUEUE.deadLetter], QUEUE.linkContact, job, 'boom', 1);
+        await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 1);
         throw new UnrecoverableError('boom');
       },
       { connection: { url: redisUrl }, prefix },
@@ -74,6 +74,36 @@ describe('GET /jobs/:jobId', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  test('still reports dead-lettered once the failed job itself is gone', async ({
+    ingress,
+    redisUrl,
+    prefix,
+  }) => {
+    const jobId = await postContact(ingress, 'a4');
+    const worker = new Worker(
+      QUEUE.linkContact,
+      async (job) => {
+        await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 1);
+        throw new UnrecoverableError('boom');
+      },
+      { connection: { url: redisUrl }, prefix },
+    );
+    try {
+      await waitFor(async () =>
+        (await ingress.queues[QUEUE.linkContact].getJobState(jobId)) === 'failed'
+          ? true
+          : undefined,
+      );
+    } finally {
+      await worker.close();
+    }
+    // Dead-lettering removes the failed job once its letter is written; only the letter is left.
+    await ingress.queues[QUEUE.linkContact].remove(jobId);
+    const res = await ingress.app.inject({ url: `/jobs/${jobId}`, headers: auth });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ jobId, state: 'dead-lettered' });
   });
 
   test.for(['00000000-0000-0000-0000-000000000000', 'not..valid', '%2E%2E%2Fetc'])(

@@ -65,11 +65,11 @@ describe('INGRESS_RATE_LIMIT', () => {
     redisUrl,
     prefix,
   }) => {
-    const counts = vi.spyOn(ingress.redis, 'evalsha');
+    const counts = vi.spyOn(ingress.redis, 'contactLinkerRateCount');
     const statuses = await Promise.all(
       Array.from({ length: 10 }, (_, i) => ingress.app.inject(post(API_KEY, i))),
     );
-    const counted = counts.mock.calls.filter((call) => String(call[2]).includes(':ingress-rate:'));
+    const counted = counts.mock.calls.filter((call) => String(call[0]).includes(':ingress-rate:'));
     counts.mockRestore();
     expect(statuses.map((r) => r.statusCode).sort()).toEqual([
       ...Array(3).fill(202),

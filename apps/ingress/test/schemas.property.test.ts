@@ -3,11 +3,16 @@
  * Redis, no sockets). Each property states the contract's rule independently of the code under test,
  * so a schema that drifts from CONTRACT.md fails here.
  */
-import { buildDmsContactUrl, DmsContactEvent, DmsContactId } from '@contact-linker/contracts';
+import {
+  buildDmsContactUrl,
+  DmsContactEvent,
+  DmsContactId,
+  findForbiddenKey,
+} from '@contact-linker/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../src/errors.ts';
-import { findForbiddenKey, parseJsonStrict } from '../src/plugins/json-body.ts';
+import { parseJsonStrict } from '../src/json-input.ts';
 
 const RUNS = { numRuns: 500 };
 

@@ -21,7 +21,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * without stopping at the first match, so neither the key's length nor which key matched leaks
  * through timing.
  */
-export function createKeyMatcher(keys: readonly string[]) {
+function createKeyMatcher(keys: readonly string[]) {
   const digests = keys.map(digest);
   return (presented: string): number => {
     const candidate = digest(presented);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { API_ERRORS, ApiError, type ApiErrorCode, errorBody } from '../errors.ts';
@@ -44,7 +44,15 @@ async function errorHandler(app: FastifyInstance) {
     return reply.code(500).send(errorBody('internal_error'));
   });
 
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found')));
+  const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send(errorBody('not_found'));
+  app.setNotFoundHandler(notFound);
+  // Routing decides before the body is looked at. Fastify runs a 404 through the whole lifecycle,
+  // body parsing included, so without this `POST /nope` with `text/plain` met the JSON-only rule
+  // and answered 415 for a route that does not exist.
+  app.addHook('onRequest', async (request, reply) =>
+    request.is404 ? notFound(request, reply) : undefined,
+  );
 }
 
 export default fp(errorHandler, { name: 'contact-linker-error-handler', fastify: '5.x' });

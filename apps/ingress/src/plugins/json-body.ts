@@ -1,56 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from '../errors.ts';
+import { mediaType, parseJsonStrict } from '../json-input.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route takes no body, so a POST without one needs no content type. */
     bodyless?: boolean;
   }
-}
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * Finds a key that could pollute prototypes once the body is merged or spread somewhere. The
- * contract rejects these keys anywhere in a body, so the whole tree is walked, iteratively so a
- * deeply nested body cannot overflow the stack.
- */
-export function findForbiddenKey(value: unknown): string | undefined {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const current = stack.pop();
-    if (current === null || typeof current !== 'object') continue;
-    if (Array.isArray(current)) {
-      for (const item of current) stack.push(item);
-      continue;
-    }
-    for (const key of Object.keys(current)) {
-      if (FORBIDDEN_KEYS.has(key)) return key;
-      stack.push((current as Record<string, unknown>)[key]);
-    }
-  }
-  return undefined;
-}
-
-/** `JSON.parse` plus the forbidden-key rule, with catalog errors. */
-export function parseJsonStrict(text: string): unknown {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    throw new ApiError('invalid_json', { cause });
-  }
-  const key = findForbiddenKey(parsed);
-  if (key !== undefined) {
-    throw new ApiError('forbidden_key', { details: [{ key }] });
-  }
-  return parsed;
-}
-
-/** The media type of a request, lower-cased and without parameters. */
-export function mediaType(header: string | undefined): string | undefined {
-  return header?.split(';')[0]?.trim().toLowerCase() || undefined;
 }
 
 /**

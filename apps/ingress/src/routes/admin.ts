@@ -1,16 +1,8 @@
+import { DeadLetterSummary } from '@contact-linker/contracts';
 import { listDeadLetters, QUEUE, type QueueSet, replayDeadLetter } from '@contact-linker/queues';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-
-const DeadLetter = z.object({
-  id: z.string(),
-  queue: z.string(),
-  name: z.string(),
-  failedReason: z.string(),
-  attemptsMade: z.number(),
-  failedAt: z.string(),
-});
 
 /**
  * Operator endpoints under `/admin` (registered only when admin credentials are configured). The
@@ -23,7 +15,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ queues: QueueSet }> = async (a
       schema: {
         security: [{ admin: [] }],
         summary: 'List dead letters, oldest first',
-        response: { 200: z.array(DeadLetter) },
+        response: { 200: z.array(DeadLetterSummary) },
       },
     },
     async () => listDeadLetters(queues[QUEUE.deadLetter]),

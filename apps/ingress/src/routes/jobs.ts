@@ -1,23 +1,27 @@
-import { LinkOutcome } from '@contact-linker/contracts';
+import { JobStatus } from '@contact-linker/contracts';
+import { type QueueSet, readJobStatus } from '@contact-linker/queues';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-
-const JobStatus = z.object({
-  jobId: z.string(),
-  state: z.enum(['waiting', 'active', 'delayed', 'completed', 'failed', 'dead-lettered']),
-  outcome: LinkOutcome.optional(),
-  result: z.object({ contactId: z.string(), conversation: z.string().nullable() }).optional(),
-});
+import { withDeadline } from '../redis-deadline.ts';
 
 // Job ids are UUIDs minted by the ingress; anything else cannot exist, so it is a plain 404.
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
 
-export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
+export interface JobRoutesOptions {
+  queues: QueueSet;
+  /** How long Redis may take before the request answers 503. */
+  deadlineMs: number;
+}
+
+/** Registered in the DMS scope of app.ts, which authenticates and rate-limits it. */
+export const jobRoutes: FastifyPluginAsyncZod<JobRoutesOptions> = async (
+  app,
+  { queues, deadlineMs },
+) => {
   app.get(
     '/jobs/:jobId',
     {
-      onRequest: app.dmsAuth,
       schema: {
         security: [{ dmsApiKey: [] }],
         summary: 'Outcome of an accepted DMS event',
@@ -27,7 +31,9 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { jobId } = request.params;
-      const status = JOB_ID.test(jobId) ? await app.producer.getContactJob(jobId) : undefined;
+      const status = JOB_ID.test(jobId)
+        ? await withDeadline(readJobStatus(queues, jobId), deadlineMs)
+        : undefined;
       if (!status) throw new ApiError('not_found', { message: 'No such job.' });
       return status;
     },

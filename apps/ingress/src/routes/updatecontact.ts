@@ -1,15 +1,19 @@
 import { DmsContactEvent } from '@contact-linker/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { LiveContactEnqueue } from '../enqueue/live-contact.ts';
 
 const Queued = z.object({ status: z.literal('queued'), jobId: z.string() });
 
-export const updateContactRoutes: FastifyPluginAsyncZod = async (app) => {
+/** Registered in the DMS scope of app.ts, which authenticates and rate-limits it. */
+export const updateContactRoutes: FastifyPluginAsyncZod<{ enqueue: LiveContactEnqueue }> = async (
+  app,
+  { enqueue },
+) => {
   app.post(
     '/updatecontact',
     {
       bodyLimit: 64 * 1024,
-      onRequest: app.dmsAuth,
       schema: {
         security: [{ dmsApiKey: [] }],
         summary: 'A DMS contact was created or updated',
@@ -18,7 +22,7 @@ export const updateContactRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { jobId } = await app.producer.enqueueContact(request.body);
+      const { jobId } = await enqueue(request.body);
       return reply.code(202).send({ status: 'queued', jobId });
     },
   );

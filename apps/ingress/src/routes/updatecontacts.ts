@@ -1,7 +1,7 @@
-import { DmsContactBulk, DmsContactEvent } from '@contact-linker/contracts';
-import { describeIssues } from '@contact-linker/queues';
+import { DmsContactBulk, DmsContactEvent, describeIssues } from '@contact-linker/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { BulkContactsEnqueue } from '../enqueue/bulk-contacts.ts';
 
 const BulkQueued = z.object({
   status: z.literal('queued'),
@@ -9,12 +9,15 @@ const BulkQueued = z.object({
   rejected: z.array(z.object({ index: z.number(), error: z.string() })),
 });
 
-export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
+/** Registered in the DMS scope of app.ts, which authenticates and rate-limits it. */
+export const updateContactsRoutes: FastifyPluginAsyncZod<{ enqueue: BulkContactsEnqueue }> = async (
+  app,
+  { enqueue },
+) => {
   app.post(
     '/updatecontacts',
     {
       bodyLimit: 1024 * 1024,
-      onRequest: app.dmsAuth,
       schema: {
         security: [{ dmsApiKey: [] }],
         summary: 'Bulk DMS contacts, for seeding a dealer on bot activation',
@@ -32,7 +35,7 @@ export const updateContactsRoutes: FastifyPluginAsyncZod = async (app) => {
         if (parsed.success) valid.push(parsed.data);
         else rejected.push({ index, error: describeIssues(parsed.error) });
       });
-      const { accepted } = await app.producer.enqueueContacts(valid);
+      const { accepted } = await enqueue(valid);
       return reply.code(202).send({ status: 'queued', accepted, rejected });
     },
   );

@@ -1,0 +1,82 @@
+import { NotifyDmsJob } from '@contact-linker/contracts';
+import { describe, expect, it } from 'vitest';
+import { toNotifyJob } from './notify-job.ts';
+
+const contact = {
+  id: 'c-1',
+  organization: 'org-1',
+  conversation: 'conv-1',
+  profile: { email: 'a@b.nl', telephone: '+31612345678', name: 'Ann', locale: 'nl' },
+};
+const user = {
+  id: 'u-1',
+  organization: 'org-1',
+  email: 'u@b.nl',
+  displayName: 'Una',
+  role: 'agent',
+};
+const at = '2026-01-01T10:00:00.000Z';
+
+describe('toNotifyJob', () => {
+  it.each([
+    ['contact.create', 'contact.created'],
+    ['contact.update', 'contact.updated'],
+  ])('maps %s to a %s job carrying the contact only', (event, type) => {
+    const job = toNotifyJob({ event, timestamp: at, data: { contact } }, 'evt-1', false);
+    expect(job).toEqual({
+      webhookId: 'evt-1',
+      occurredAt: at,
+      type,
+      organization: 'org-1',
+      contact: {
+        id: 'c-1',
+        conversation: 'conv-1',
+        profile: { email: 'a@b.nl', telephone: '+31612345678', name: 'Ann' },
+      },
+    });
+    expect(NotifyDmsJob.parse(job)).toEqual(job);
+  });
+
+  it.each([
+    ['user.create', 'user.created'],
+    ['user.update', 'user.updated'],
+  ])('maps %s to a %s job carrying the user only, with user sync on', (event, type) => {
+    const job = toNotifyJob({ event, timestamp: at, data: { user } }, 'evt-2', true);
+    expect(job).toEqual({
+      webhookId: 'evt-2',
+      occurredAt: at,
+      type,
+      organization: 'org-1',
+      user: { id: 'u-1', email: 'u@b.nl', name: 'Una', role: 'agent' },
+    });
+    expect(NotifyDmsJob.parse(job)).toEqual(job);
+  });
+
+  it('ignores user events with user sync off, and events it does not forward', () => {
+    expect(toNotifyJob({ event: 'user.create', data: { user } }, 'e', false)).toBeUndefined();
+    expect(toNotifyJob({ event: 'message.create', data: { contact } }, 'e', true)).toBeUndefined();
+  });
+
+  it('takes the organization from the envelope when the resource has none', () => {
+    const job = toNotifyJob(
+      { event: 'contact.update', organization: 'org-2', data: { contact: { id: 'c-2' } } },
+      'e',
+      false,
+    );
+    expect(job).toMatchObject({
+      organization: 'org-2',
+      contact: { id: 'c-2', conversation: null },
+    });
+  });
+
+  it.each([
+    ['no contact', { event: 'contact.update', data: {} }],
+    ['a contact without id', { event: 'contact.update', data: { contact: { organization: 'o' } } }],
+    ['no organization', { event: 'contact.update', data: { contact: { id: 'c' } } }],
+    ['a user without id', { event: 'user.update', data: { user: { organization: 'o' } } }],
+  ])('refuses a forwarded event with %s as invalid_body', (_name, envelope) => {
+    expect(() => toNotifyJob(envelope, 'e', true)).toThrow(
+      expect.objectContaining({ code: 'invalid_body' }),
+    );
+  });
+});

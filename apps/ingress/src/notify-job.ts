@@ -1,0 +1,96 @@
+import {
+  ContactWebhookEvents,
+  type NotifyDmsJob,
+  OrganizationId,
+  UserWebhookEvents,
+  WebhookContact,
+  type WebhookEnvelope,
+  WebhookUser,
+} from '@contact-linker/contracts';
+import type { z } from 'zod';
+import { ApiError } from './errors.ts';
+
+type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
+type UserNotifyJob = Extract<NotifyDmsJob, { user: unknown }>;
+
+const CONTACT_NOTIFICATION = {
+  'contact.create': 'contact.created',
+  'contact.update': 'contact.updated',
+} as const satisfies Record<(typeof ContactWebhookEvents)[number], ContactNotifyJob['type']>;
+
+const USER_NOTIFICATION = {
+  'user.create': 'user.created',
+  'user.update': 'user.updated',
+} as const satisfies Record<(typeof UserWebhookEvents)[number], UserNotifyJob['type']>;
+
+const isOneOf = <T extends string>(events: readonly T[], event: string): event is T =>
+  (events as readonly string[]).includes(event);
+
+function invalid(message: string, issues: z.core.$ZodIssue[] = []): ApiError {
+  return new ApiError('invalid_body', {
+    message,
+    details: issues.map((i) => ({ path: `/${i.path.join('/')}`, message: i.message })),
+  });
+}
+
+function occurredAt(timestamp: string | number | undefined, now = new Date()): string {
+  if (timestamp === undefined) return now.toISOString();
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? now.toISOString() : date.toISOString();
+}
+
+function organizationOf(resource: { organization?: string | null }, envelope: WebhookEnvelope) {
+  const organization = OrganizationId.safeParse(resource.organization ?? envelope.organization);
+  if (!organization.success) throw invalid('organization is missing or invalid');
+  return organization.data;
+}
+
+/**
+ * The notify-dms job for a webhook event: a contact job for contact events, a user job for user
+ * events when user sync is on, `undefined` for everything this service ignores. Throws
+ * `invalid_body` (400) for a contact or user event without a valid resource or organization.
+ */
+export function toNotifyJob(
+  envelope: WebhookEnvelope,
+  eventId: string,
+  syncUsers: boolean,
+): NotifyDmsJob | undefined {
+  const { event } = envelope;
+  const base = { webhookId: eventId, occurredAt: occurredAt(envelope.timestamp) };
+  if (isOneOf(ContactWebhookEvents, event)) {
+    const parsed = WebhookContact.safeParse(envelope.data?.contact);
+    if (!parsed.success) throw invalid('data.contact is invalid or has no id', parsed.error.issues);
+    const contact = parsed.data;
+    return {
+      ...base,
+      type: CONTACT_NOTIFICATION[event],
+      organization: organizationOf(contact, envelope),
+      contact: {
+        id: contact.id,
+        conversation: contact.conversation ?? null,
+        profile: {
+          email: contact.profile?.email ?? null,
+          telephone: contact.profile?.telephone ?? null,
+          name: contact.profile?.name ?? null,
+        },
+      },
+    } satisfies ContactNotifyJob;
+  }
+  if (syncUsers && isOneOf(UserWebhookEvents, event)) {
+    const parsed = WebhookUser.safeParse(envelope.data?.user);
+    if (!parsed.success) throw invalid('data.user is invalid or has no id', parsed.error.issues);
+    const user = parsed.data;
+    return {
+      ...base,
+      type: USER_NOTIFICATION[event],
+      organization: organizationOf(user, envelope),
+      user: {
+        id: user.id,
+        email: user.email ?? null,
+        name: user.name ?? user.displayName ?? null,
+        ...(user.role ? { role: user.role } : {}),
+      },
+    } satisfies UserNotifyJob;
+  }
+  return undefined;
+}
