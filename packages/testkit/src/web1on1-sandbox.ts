@@ -1,17 +1,49 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { readBody, sendJson } from './http-util.ts';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { errors, type JWTPayload, jwtVerify } from 'jose';
+import { z } from 'zod';
+import {
+  buildSandboxApp,
+  controlBody,
+  createFaults,
+  type Failure,
+  type Faults,
+  httpError,
+  listen,
+  parseJson,
+  registerControls,
+} from './faults.ts';
 
+const SandboxContact = z.looseObject({
+  id: z.string(),
+  organization: z.string(),
+  conversation: z.string(),
+  profile: z.looseObject({
+    email: z.string().optional(),
+    telephone: z.string().optional(),
+    name: z.string().optional(),
+  }),
+  links: z.array(
+    z.object({ label: z.string().optional(), url: z.string(), icon: z.string().optional() }),
+  ),
+});
 /** A contact as the sandbox stores it; every field beyond the typed ones is kept and returned as-is. */
-export interface SandboxContact {
-  id: string;
-  organization: string;
-  conversation: string;
-  profile: { email?: string; telephone?: string; name?: string; [k: string]: unknown };
-  links: Array<{ label?: string; url: string; icon?: string }>;
-  [k: string]: unknown;
-}
+export type SandboxContact = z.infer<typeof SandboxContact>;
+
+/** Body of `POST /_sandbox/contacts`. */
+const NewContact = SandboxContact.partial().required({ organization: true });
+/** Body of `POST /_sandbox/token`. */
+const TokenOptions = z.object({
+  /** @defaultValue 86_400; a negative value gives an already-expired token */
+  expiresInSec: z.number().optional(),
+  /** @defaultValue ['bot'] */
+  scope: z.array(z.string()).optional(),
+  /** @defaultValue the sandbox's `botEmail` */
+  email: z.string().optional(),
+});
+type TokenOptions = z.infer<typeof TokenOptions>;
+/** Body of `POST /v2/auth/token`, as chipchat sends it. */
+const TokenRenewal = z.object({ clientId: z.string(), refreshToken: z.string() });
 
 /** One `/v2/*` request the sandbox received (control requests under `/_sandbox/` are not recorded). */
 export interface RecordedRequest {
@@ -30,19 +62,11 @@ export interface RecordedRequest {
   endedAt: number;
 }
 
-/** Standing faults; they apply to every `/v2/*` request (token renewal included) until replaced. */
-export interface Web1on1Faults {
-  /** Delay before every answer. @defaultValue the `latencyMs` the sandbox was started with */
-  latencyMs?: number;
-  /** Share of requests (0–1) answered with `errorStatus`. */
-  errorRate?: number;
-  /** @defaultValue 500 */
-  errorStatus?: number;
-  /** Share of requests (0–1) that are never answered. */
-  hangRate?: number;
-  /** Source of randomness for the rates, injectable for deterministic tests. @defaultValue Math.random */
-  random?: () => number;
-}
+/**
+ * Standing faults; they apply to every `/v2/*` request (token renewal included) until replaced.
+ * `latencyMs` defaults to the `latencyMs` the sandbox was started with.
+ */
+export type Web1on1Faults = Faults;
 
 export interface Web1on1SandboxOptions {
   /** @defaultValue 0 (a free port) */
@@ -69,7 +93,7 @@ export interface Web1on1Sandbox {
    * `scope`). Scope defaults to `['bot']`, so chipchat allows token renewal with it.
    * @defaultValue expiresInSec 86_400; a negative value gives an already-expired token
    */
-  issueToken(opts?: { expiresInSec?: number; scope?: string[]; email?: string }): string;
+  issueToken(opts?: TokenOptions): string;
   /** The refresh token `POST /v2/auth/token` accepts together with `clientId: botEmail`. */
   readonly refreshToken: string;
   /** `bot+<id>@web1on1.chat`, the form from which chipchat derives the bot user id. */
@@ -91,10 +115,7 @@ export interface Web1on1Sandbox {
    * Answers the next `count` requests (with `method`, when given) with `status`, `Retry-After` when
    * `retryAfterSec` is set, and `body` (default: the API's error shape). Checked before standing faults.
    */
-  failNext(
-    count: number,
-    f: { status: number; retryAfterSec?: number; method?: string; body?: unknown },
-  ): void;
+  failNext(count: number, f: Failure): void;
   /** Never answers the next `count` requests (with `method`, when given) until `close()`. */
   hangNext(count: number, f?: { method?: string }): void;
   /** For `ms` from now, every `/v2/*` request answers 429 with `Retry-After: retryAfterSec`. */
@@ -112,18 +133,12 @@ export function signHubSignature(rawBody: string, secret: string): string {
 const RESERVED_QUERY = new Set(['limit', 'offset', 'sort', 'select', 'populate']);
 const DEFAULT_TOKEN_TTL_SEC = 86_400;
 const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
-
-type Outcome =
-  | { kind: 'hang' }
-  | { kind: 'fault'; status: number; headers: Record<string, string>; body: unknown }
-  | { kind: 'handle' };
-
-interface QueuedFailure {
-  status: number;
-  retryAfterSec?: number;
-  method?: string;
-  body?: unknown;
-}
+/** The messages of `jsonwebtoken.verify`, which the real API answers with and chipchat renews on. */
+const JWT_MESSAGES: Record<string, string> = {
+  [errors.JWTExpired.code]: 'jwt expired',
+  [errors.JWSSignatureVerificationFailed.code]: 'invalid signature',
+  [errors.JOSEAlgNotAllowed.code]: 'invalid algorithm',
+};
 
 /**
  * Starts a stand-in for the Web1on1 REST API as chipchat 0.7.4 calls it: bearer JWT auth (HS256,
@@ -143,26 +158,39 @@ interface QueuedFailure {
 export async function startWeb1on1Sandbox(
   opts: Web1on1SandboxOptions = {},
 ): Promise<Web1on1Sandbox> {
-  const host = opts.host ?? '127.0.0.1';
   const organizationId = opts.organizationId ?? objectId();
-  const signingKey = randomBytes(32);
+  const signingKey = createSecretKey(randomBytes(32));
   const botUserId = objectId();
   const botEmail = `bot+${botUserId}@web1on1.chat`;
   const contacts = new Map<string, SandboxContact>();
   const requests: RecordedRequest[] = [];
-  let failures: QueuedFailure[] = [];
-  let hangs: Array<{ method?: string }> = [];
-  let faults: Web1on1Faults = {};
-  let rateLimitedUntil = 0;
-  let rateLimitRetryAfterSec = 0;
+  const recorded = new WeakMap<FastifyRequest, RecordedRequest>();
+  const faults = createFaults({ errorBody: apiError, latencyMs: opts.latencyMs });
   let tokenRefreshes = 0;
-  const timers = new Set<NodeJS.Timeout>();
   const webhooksInFlight = new Set<AbortController>();
 
   const now = () => Math.floor(Date.now() / 1000);
-  const sign = (claims: Record<string, unknown>) => signJwt(claims, signingKey);
+  // jose signs only asynchronously (WebCrypto) and `issueToken()` is synchronous at its many call
+  // sites, so the sandbox writes the compact HS256 JWS itself; jose does the verifying.
+  function sign(claims: Record<string, unknown>): string {
+    const input = [{ alg: 'HS256', typ: 'JWT' }, claims]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .join('.');
+    return `${input}.${createHmac('sha256', signingKey).update(input).digest('base64url')}`;
+  }
 
-  function issueToken(o: { expiresInSec?: number; scope?: string[]; email?: string } = {}): string {
+  async function verify(token: string): Promise<{ claims?: JWTPayload; error?: string }> {
+    if (token.split('.').length !== 3) return { error: 'jwt malformed' };
+    try {
+      return { claims: (await jwtVerify(token, signingKey, { algorithms: ['HS256'] })).payload };
+    } catch (error) {
+      return {
+        error: (error instanceof errors.JOSEError && JWT_MESSAGES[error.code]) || 'invalid token',
+      };
+    }
+  }
+
+  function issueToken(o: TokenOptions = {}): string {
     const iat = now();
     return sign({
       _id: botUserId,
@@ -204,62 +232,11 @@ export async function startWeb1on1Sandbox(
     return structuredClone(contact);
   }
 
-  function failNext(count: number, f: QueuedFailure): void {
-    for (let i = 0; i < count; i += 1) failures.push({ ...f });
-  }
-  function hangNext(count: number, f: { method?: string } = {}): void {
-    for (let i = 0; i < count; i += 1) hangs.push({ ...f });
-  }
-  function rateLimitFor(ms: number, retryAfterSec: number): void {
-    rateLimitedUntil = Date.now() + ms;
-    rateLimitRetryAfterSec = retryAfterSec;
-  }
   function reset(): void {
     contacts.clear();
     requests.length = 0;
-    failures = [];
-    hangs = [];
-    faults = {};
-    rateLimitedUntil = 0;
+    faults.clear();
     tokenRefreshes = 0;
-  }
-
-  /** Faults are decided when a request arrives, so queued ones are used in arrival order. */
-  function decide(method: string): Outcome {
-    if (Date.now() < rateLimitedUntil) {
-      return {
-        kind: 'fault',
-        status: 429,
-        headers: { 'retry-after': String(rateLimitRetryAfterSec) },
-        body: apiError(429, 'Too many requests'),
-      };
-    }
-    const failureAt = failures.findIndex((f) => f.method === undefined || f.method === method);
-    if (failureAt >= 0) {
-      const [f] = failures.splice(failureAt, 1);
-      if (f) {
-        const headers: Record<string, string> = {};
-        if (f.retryAfterSec !== undefined) headers['retry-after'] = String(f.retryAfterSec);
-        return {
-          kind: 'fault',
-          status: f.status,
-          headers,
-          body: f.body ?? apiError(f.status, 'Sandbox fault'),
-        };
-      }
-    }
-    const hangAt = hangs.findIndex((h) => h.method === undefined || h.method === method);
-    if (hangAt >= 0) {
-      hangs.splice(hangAt, 1);
-      return { kind: 'hang' };
-    }
-    const random = faults.random ?? Math.random;
-    if (faults.hangRate && random() < faults.hangRate) return { kind: 'hang' };
-    if (faults.errorRate && random() < faults.errorRate) {
-      const status = faults.errorStatus ?? 500;
-      return { kind: 'fault', status, headers: {}, body: apiError(status, 'Sandbox fault') };
-    }
-    return { kind: 'handle' };
   }
 
   function sendWebhook(event: 'contact.create' | 'contact.update', contact: SandboxContact): void {
@@ -289,240 +266,153 @@ export async function startWeb1on1Sandbox(
       .finally(() => webhooksInFlight.delete(abort));
   }
 
-  type Answer = { status: number; body: unknown; headers?: Record<string, string> };
-
-  function authenticate(req: IncomingMessage): Answer | undefined {
-    const header = req.headers.authorization;
-    const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1])
-      return { status: 401, body: apiError(401, 'No authorization token was found') };
-    const verified = verifyJwt(match[1], signingKey);
-    if (!verified.ok) return { status: 401, body: apiError(401, verified.message) };
-    if (verified.claims.grant_type === 'refresh_token') {
-      return { status: 401, body: apiError(401, 'invalid token') };
+  /**
+   * Every request outside `/_sandbox/` passes here before its route: it is recorded, then faults,
+   * latency, bearer auth and the JSON body check apply, in the API's order. Routes get the parsed body.
+   */
+  async function intercept(request: FastifyRequest, reply: FastifyReply) {
+    const url = new URL(request.url, 'http://sandbox');
+    const raw = typeof request.body === 'string' && request.body !== '' ? request.body : undefined;
+    const parsed = raw === undefined ? { ok: true, value: undefined } : parseJson(raw);
+    const record: RecordedRequest = {
+      method: request.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body: parsed.ok ? parsed.value : raw,
+      status: 0,
+      startedAt: Date.now(),
+      endedAt: 0,
+    };
+    requests.push(record);
+    recorded.set(request, record);
+    reply.raw.once('close', () => {
+      if (record.endedAt === 0) record.endedAt = Date.now();
+    });
+    const isApi = url.pathname.startsWith('/v2/');
+    if (!(await faults.intercept(reply, isApi ? request.method : undefined))) return reply;
+    if (!isApi) return; // the 404 handler answers
+    if (url.pathname !== '/v2/auth/token') {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (!bearer) throw httpError(401, 'No authorization token was found');
+      const { claims, error } = await verify(bearer);
+      if (error) throw httpError(401, error);
+      if (claims?.grant_type === 'refresh_token') throw httpError(401, 'invalid token');
     }
-    return undefined;
+    if (!parsed.ok) throw httpError(400, 'Malformed JSON body');
+    request.body = parsed.value;
   }
 
-  function renewToken(body: unknown): Answer {
-    if (
-      !isRecord(body) ||
-      typeof body.refreshToken !== 'string' ||
-      typeof body.clientId !== 'string'
-    ) {
-      return { status: 400, body: apiError(400, 'clientId and refreshToken are required') };
-    }
-    const verified = verifyJwt(body.refreshToken, signingKey);
+  async function renewToken(request: FastifyRequest) {
+    const body = TokenRenewal.safeParse(request.body);
+    if (!body.success) throw httpError(400, 'clientId and refreshToken are required');
+    const { claims } = await verify(body.data.refreshToken);
     // The message deliberately does not match chipchat's /jwt expired|invalid signature|invalid token/,
     // which would make chipchat try to renew the renewal.
-    if (!verified.ok || verified.claims.grant_type !== 'refresh_token') {
-      return { status: 401, body: apiError(401, 'Refresh token rejected') };
-    }
-    if (verified.claims.email !== body.clientId) {
-      return { status: 401, body: apiError(401, 'Refresh token does not belong to this client') };
+    if (claims?.grant_type !== 'refresh_token') throw httpError(401, 'Refresh token rejected');
+    if (claims.email !== body.data.clientId) {
+      throw httpError(401, 'Refresh token does not belong to this client');
     }
     tokenRefreshes += 1;
-    return { status: 200, body: { token: issueToken(), refreshToken } };
+    return { token: issueToken(), refreshToken };
   }
 
-  function listContactsAnswer(query: URLSearchParams): Answer {
-    const filters = [...query.entries()].filter(([key]) => !RESERVED_QUERY.has(key));
+  function listContacts(request: FastifyRequest, reply: FastifyReply) {
+    // Every filter pair counts, a repeated key too, so the raw query rather than Fastify's object.
+    const query = new URL(request.url, 'http://sandbox').searchParams;
+    const filters = [...query].filter(([key]) => !RESERVED_QUERY.has(key));
     const matching = [...contacts.values()].filter((c) =>
       filters.every(([path, expected]) => matches(getPath(c, path), expected)),
     );
     const offset = nonNegativeInt(query.get('offset')) ?? 0;
     const limit = nonNegativeInt(query.get('limit'));
-    const page = matching.slice(offset, limit === undefined ? undefined : offset + limit);
-    return {
-      status: 200,
-      body: page,
-      headers: { 'x-total-count': String(matching.length) },
-    };
+    reply.header('x-total-count', String(matching.length));
+    return matching.slice(offset, limit === undefined ? undefined : offset + limit);
   }
 
-  function handleApi(
-    method: string,
-    pathname: string,
-    query: URLSearchParams,
-    body: unknown,
-  ): Answer {
-    if (pathname === '/v2/auth/token') {
-      if (method !== 'POST') return { status: 405, body: apiError(405, 'Method not allowed') };
-      return renewToken(body);
-    }
-    const idMatch = /^\/v2\/contacts\/([^/]+)$/.exec(pathname);
-    if (pathname === '/v2/contacts') {
-      if (method === 'GET') return listContactsAnswer(query);
-      if (method === 'POST') {
-        if (!isRecord(body)) return { status: 400, body: apiError(400, 'Body must be an object') };
-        const { id: _ignored, ...fields } = body;
-        const organization =
-          typeof fields.organization === 'string' ? fields.organization : organizationId;
-        const created = addContact({ ...(fields as Partial<SandboxContact>), organization });
-        sendWebhook('contact.create', created);
-        return { status: 201, body: created };
-      }
-      return { status: 405, body: apiError(405, 'Method not allowed') };
-    }
-    if (idMatch?.[1]) {
-      const id = decodeURIComponent(idMatch[1]);
-      const stored = contacts.get(id);
-      if (method === 'GET') {
-        if (!stored) return { status: 404, body: apiError(404, 'Contact not found') };
-        return { status: 200, body: stored };
-      }
-      if (method === 'PATCH') {
-        if (!isRecord(body)) return { status: 400, body: apiError(400, 'Body must be an object') };
-        if (!stored) return { status: 404, body: apiError(404, 'Contact not found') };
-        // Top-level merge only: a nested object or array in the body replaces the stored one whole,
-        // as the real API does (so adding a link means sending the full `links` array).
-        const { id: _ignored, ...fields } = body;
-        Object.assign(stored, structuredClone(fields), { updatedAt: new Date().toISOString() });
-        sendWebhook('contact.update', structuredClone(stored));
-        return { status: 200, body: stored };
-      }
-      return { status: 405, body: apiError(405, 'Method not allowed') };
-    }
-    return { status: 404, body: apiError(404, 'Not found') };
+  function createContact(request: FastifyRequest, reply: FastifyReply) {
+    if (!isRecord(request.body)) throw httpError(400, 'Body must be an object');
+    const { id: _ignored, ...fields } = request.body;
+    const organization =
+      typeof fields.organization === 'string' ? fields.organization : organizationId;
+    const created = addContact({ ...(fields as Partial<SandboxContact>), organization });
+    sendWebhook('contact.create', created);
+    reply.code(201);
+    return created;
   }
 
-  function handleControl(method: string, pathname: string, raw: string, res: ServerResponse) {
-    const body = raw === '' ? {} : parseJson(raw);
-    if (method === 'GET' && pathname === '/_sandbox/contacts') {
-      return sendJson(res, 200, [...contacts.values()]);
-    }
-    if (method === 'POST' && pathname === '/_sandbox/contacts') {
-      if (!isRecord(body) || typeof body.organization !== 'string') {
-        return sendJson(res, 400, apiError(400, 'A contact needs an organization'));
-      }
-      const created = addContact(body as Partial<SandboxContact> & { organization: string });
-      sendWebhook('contact.create', created);
-      return sendJson(res, 201, created);
-    }
-    if (method === 'GET' && pathname === '/_sandbox/requests') return sendJson(res, 200, requests);
-    if (method === 'POST' && pathname === '/_sandbox/reset') {
-      reset();
-      return sendJson(res, 200, { reset: true });
-    }
-    if (method === 'POST' && pathname === '/_sandbox/token') {
-      const o = isRecord(body) ? body : {};
-      const token = issueToken({
-        ...(typeof o.expiresInSec === 'number' ? { expiresInSec: o.expiresInSec } : {}),
-        ...(Array.isArray(o.scope) ? { scope: o.scope.map(String) } : {}),
-        ...(typeof o.email === 'string' ? { email: o.email } : {}),
-      });
-      return sendJson(res, 200, { token, refreshToken, email: botEmail });
-    }
-    if (method === 'POST' && pathname === '/_sandbox/faults') {
-      if (!isRecord(body)) return sendJson(res, 400, apiError(400, 'Body must be an object'));
-      const { failNext: next, hangNext: hang, rateLimitFor: limit, ...standing } = body;
-      if (isRecord(next)) {
-        if (typeof next.status !== 'number') {
-          return sendJson(res, 400, apiError(400, 'failNext needs a numeric status'));
-        }
-        failNext(typeof next.count === 'number' ? next.count : 1, {
-          status: next.status,
-          ...(typeof next.retryAfterSec === 'number' ? { retryAfterSec: next.retryAfterSec } : {}),
-          ...(typeof next.method === 'string' ? { method: next.method.toUpperCase() } : {}),
-          ...('body' in next ? { body: next.body } : {}),
-        });
-      }
-      if (isRecord(hang)) {
-        hangNext(
-          typeof hang.count === 'number' ? hang.count : 1,
-          typeof hang.method === 'string' ? { method: hang.method.toUpperCase() } : {},
-        );
-      }
-      if (isRecord(limit)) {
-        if (typeof limit.ms !== 'number' || typeof limit.retryAfterSec !== 'number') {
-          return sendJson(
-            res,
-            400,
-            apiError(400, 'rateLimitFor needs numeric ms and retryAfterSec'),
-          );
-        }
-        rateLimitFor(limit.ms, limit.retryAfterSec);
-      }
-      // A body with only queued faults leaves the standing ones alone.
-      if (Object.keys(standing).length > 0 || Object.keys(body).length === 0) {
-        faults = pickFaults(standing);
-      }
-      return sendJson(res, 200, {
-        faults,
-        queuedFailures: failures.length,
-        queuedHangs: hangs.length,
-        rateLimitedUntil,
-      });
-    }
-    return sendJson(res, 404, apiError(404, 'Not found'));
+  function storedContact(request: FastifyRequest): SandboxContact {
+    const stored = contacts.get((request.params as { id: string }).id);
+    if (!stored) throw httpError(404, 'Contact not found');
+    return stored;
   }
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sandbox');
-    const method = (req.method ?? 'GET').toUpperCase();
-    readBody(req).then(
-      (raw) => {
-        if (raw === undefined) return sendJson(res, 413, apiError(413, 'Payload too large'));
-        if (url.pathname.startsWith('/_sandbox/')) {
-          return handleControl(method, url.pathname, raw, res);
-        }
-        const parsed = raw === '' ? { ok: true as const, value: undefined } : tryParseJson(raw);
-        const record: RecordedRequest = {
-          method,
-          path: url.pathname,
-          query: Object.fromEntries(url.searchParams),
-          body: parsed.ok ? parsed.value : raw,
-          status: 0,
-          startedAt: Date.now(),
-          endedAt: 0,
-        };
-        requests.push(record);
-        res.once('close', () => {
-          if (record.endedAt === 0) record.endedAt = Date.now();
-        });
-        const isApi = url.pathname.startsWith('/v2/');
-        const outcome: Outcome = isApi ? decide(method) : { kind: 'handle' };
-        if (outcome.kind === 'hang') return;
+  function patchContact(request: FastifyRequest) {
+    if (!isRecord(request.body)) throw httpError(400, 'Body must be an object');
+    const stored = storedContact(request);
+    // Top-level merge only: a nested object or array in the body replaces the stored one whole,
+    // as the real API does (so adding a link means sending the full `links` array).
+    const { id: _ignored, ...fields } = request.body;
+    Object.assign(stored, structuredClone(fields), { updatedAt: new Date().toISOString() });
+    sendWebhook('contact.update', structuredClone(stored));
+    return stored;
+  }
 
-        const answer = (): Answer => {
-          if (outcome.kind === 'fault') return outcome;
-          if (!isApi) return { status: 404, body: apiError(404, 'Not found') };
-          if (url.pathname !== '/v2/auth/token') {
-            const denied = authenticate(req);
-            if (denied) return denied;
-          }
-          if (!parsed.ok) return { status: 400, body: apiError(400, 'Malformed JSON body') };
-          return handleApi(method, url.pathname, url.searchParams, parsed.value);
-        };
-        const respond = () => {
-          const a = answer();
-          record.status = a.status;
-          record.endedAt = Date.now();
-          sendJson(res, a.status, a.body, a.headers);
-        };
-        const latency = faults.latencyMs ?? opts.latencyMs ?? 0;
-        if (latency <= 0) return respond();
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          respond();
-        }, latency);
-        timers.add(timer);
-      },
-      () => res.destroy(),
-    );
-  });
+  // The API's paths and their methods; any other method on one of these paths is a 405, not a 404.
+  const routes: Record<string, Record<string, RouteHandlerMethod>> = {
+    '/v2/auth/token': { POST: renewToken },
+    '/v2/contacts': { GET: listContacts, POST: createContact },
+    '/v2/contacts/:id': { GET: storedContact, PATCH: patchContact },
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  function apiRoutes(api: FastifyInstance) {
+    api.addHook('preHandler', intercept);
+    api.addHook('onSend', async (request, reply) => {
+      const record = recorded.get(request);
+      if (record) Object.assign(record, { status: reply.statusCode, endedAt: Date.now() });
     });
-  });
-  const { port } = server.address() as AddressInfo;
+    for (const [url, handlers] of Object.entries(routes)) {
+      for (const [method, handler] of Object.entries(handlers)) api.route({ method, url, handler });
+      api.route({
+        url,
+        method: api.supportedMethods.filter((m) => !(m in handlers)),
+        handler: () => {
+          throw httpError(405, 'Method not allowed');
+        },
+      });
+    }
+    api.setNotFoundHandler(() => {
+      throw httpError(404, 'Not found');
+    });
+  }
+
+  function controlRoutes(control: FastifyInstance) {
+    control.get('/contacts', () => [...contacts.values()]);
+    control.post('/contacts', (request, reply) => {
+      const created = addContact(controlBody(NewContact, request.body));
+      sendWebhook('contact.create', created);
+      reply.code(201);
+      return created;
+    });
+    control.get('/requests', () => requests);
+    control.post('/reset', () => {
+      reset();
+      return { reset: true };
+    });
+    control.post('/token', (request) => ({
+      token: issueToken(controlBody(TokenOptions, request.body)),
+      refreshToken,
+      email: botEmail,
+    }));
+  }
+
+  const app = buildSandboxApp(apiError);
+  await registerControls(app, faults, controlRoutes);
+  // Its own scope, so the recording hooks and the 404 handler leave the controls alone.
+  await app.register(async (api) => apiRoutes(api));
+  const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 0);
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     issueToken,
     refreshToken,
     botEmail,
@@ -540,21 +430,14 @@ export async function startWeb1on1Sandbox(
       requests.length = 0;
     },
     reset,
-    setFaults: (f) => {
-      faults = { ...f };
-    },
-    failNext: (count, f) =>
-      failNext(count, f.method === undefined ? f : { ...f, method: f.method.toUpperCase() }),
-    hangNext: (count, f = {}) =>
-      hangNext(count, f.method === undefined ? f : { method: f.method.toUpperCase() }),
-    rateLimitFor,
+    setFaults: faults.set,
+    failNext: faults.failNext,
+    hangNext: faults.hangNext,
+    rateLimitFor: faults.rateLimitFor,
     close: async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      faults.close();
       for (const abort of webhooksInFlight) abort.abort();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
+      await app.close();
     },
   };
 }
@@ -574,45 +457,6 @@ function errorName(status: number): string {
   if (status === 429) return 'TooManyRequestsError';
   if (status >= 500) return 'ServerError';
   return 'BadRequestError';
-}
-
-function base64url(input: Buffer | string): string {
-  return Buffer.from(input).toString('base64url');
-}
-
-function signJwt(claims: Record<string, unknown>, key: Buffer): string {
-  const head = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = base64url(JSON.stringify(claims));
-  const signature = createHmac('sha256', key).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${signature}`;
-}
-
-type Verified = { ok: true; claims: Record<string, unknown> } | { ok: false; message: string };
-
-/** The checks and messages of `jsonwebtoken.verify`, which the Web1on1 API answers with. */
-function verifyJwt(token: string, key: Buffer): Verified {
-  const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, message: 'jwt malformed' };
-  const [head = '', body = '', signature = ''] = parts;
-  let claims: unknown;
-  try {
-    const header = JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as unknown;
-    if (!isRecord(header) || header.alg !== 'HS256')
-      return { ok: false, message: 'invalid algorithm' };
-    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-  } catch {
-    return { ok: false, message: 'invalid token' };
-  }
-  if (!isRecord(claims)) return { ok: false, message: 'invalid token' };
-  const expected = createHmac('sha256', key).update(`${head}.${body}`).digest();
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { ok: false, message: 'invalid signature' };
-  }
-  if (typeof claims.exp === 'number' && claims.exp <= Date.now() / 1000) {
-    return { ok: false, message: 'jwt expired' };
-  }
-  return { ok: true, claims };
 }
 
 function getPath(value: unknown, path: string): unknown {
@@ -643,28 +487,6 @@ function nonNegativeInt(value: string | null): number | undefined {
   return Number(value);
 }
 
-function tryParseJson(raw: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(raw) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function parseJson(raw: string): unknown {
-  const parsed = tryParseJson(raw);
-  return parsed.ok ? parsed.value : undefined;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function pickFaults(body: Record<string, unknown>): Web1on1Faults {
-  const picked: Web1on1Faults = {};
-  for (const key of ['latencyMs', 'errorRate', 'errorStatus', 'hangRate'] as const) {
-    const value = body[key];
-    if (typeof value === 'number') picked[key] = value;
-  }
-  return picked;
 }
