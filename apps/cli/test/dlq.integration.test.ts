@@ -32,8 +32,8 @@ async function seedLetters(queues: ReturnType<typeof createQueues>) {
     jobId: 'job-b',
     attempts: 3,
   });
-  await moveToDeadLetter(queues[QUEUE.deadLetter], QUEUE.linkContact, a, 'PermanentError: 404', 1);
-  await moveToDeadLetter(queues[QUEUE.deadLetter], QUEUE.notifyDms, b, 'PermanentError: 410', 1);
+  await moveToDeadLetter(queues, QUEUE.linkContact, a, 'PermanentError: 404', 1);
+  await moveToDeadLetter(queues, QUEUE.notifyDms, b, 'PermanentError: 410', 1);
   await a.remove();
   await b.remove();
 }

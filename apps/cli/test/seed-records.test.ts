@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  readCsvRecords,
-  readNdjsonRecords,
-  SeedFileError,
-  type SourceRecord,
-} from '../src/seed/records.ts';
+import { readRecords, SeedFileError, type SourceRecord } from '../src/seed/records.ts';
 
 /** The text as chunks of `size` bytes, so records and even characters straddle chunk boundaries. */
 function chunked(text: string, size: number): Buffer[] {
@@ -20,10 +15,10 @@ async function collect(records: AsyncIterable<SourceRecord>): Promise<SourceReco
   return out;
 }
 
-const csv = (text: string, size = 3) => collect(readCsvRecords(chunked(text, size)));
-const ndjson = (text: string, size = 3) => collect(readNdjsonRecords(chunked(text, size)));
+const csv = (text: string, size = 3) => collect(readRecords(chunked(text, size), 'csv'));
+const ndjson = (text: string, size = 3) => collect(readRecords(chunked(text, size), 'ndjson'));
 
-describe('readCsvRecords', () => {
+describe('readRecords: CSV', () => {
   it('maps cells by the header, in any order and case, ignoring other columns', async () => {
     const records = await csv('Name,PHONE,id,Email\nJan,020-1234567,7,j@x.nl\nPiet,,8,p@x.nl\n');
     expect(records).toEqual([
@@ -122,6 +117,50 @@ describe('readCsvRecords', () => {
     }
   });
 
+  it('reads nothing after broken quoting, however the chunks fall', async () => {
+    // csv-parse 7.0.3 does not get back in step after this error: depending on where the chunks
+    // split it repeats the error or emits fragments of the following lines as records (at 16 and
+    // 64 bytes here, line 8's "6" and line 13's contact, numbered 8 and 13 or worse).
+    const text = [
+      ' id , email ',
+      '',
+      '1,"say ""hi"""',
+      '2,b,c',
+      '3,a3@x.nl',
+      '4,"say ""hi"""',
+      ',',
+      '6,"bad"x',
+      '7,a7@x.nl',
+      '',
+      '"x\ny\nz",b@x.nl',
+      '   ',
+      '11,a11@x.nl',
+    ].join('\n');
+    for (const size of [1, 2, 3, 5, 7, 16, 64, 4096]) {
+      const records = await csv(text, size);
+      expect(
+        records.map((r) => [r.line, r.lastLine, 'fields' in r ? r.fields.id : r.error]),
+      ).toEqual([
+        [3, 3, '1'],
+        [4, 4, 'CSV: 3 cells where the header has 2'],
+        [5, 5, '3'],
+        [6, 6, '4'],
+        [8, 8, 'CSV: Invalid Closing Quote: found non trimable byte after quote'],
+        [9, 15, 'CSV: not read: the parser did not recover from the error before line 9'],
+      ]);
+    }
+  });
+
+  it("starts a broken record's lines after the blank lines before it", async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const records = await csv(['id,email', '1,a@x.nl', '', '  ', '"b"x,2', ''].join(eol));
+      expect(records.map((r) => [r.line, r.lastLine, 'error' in r])).toEqual([
+        [2, 2, false],
+        [5, 5, true],
+      ]);
+    }
+  });
+
   it('reports an unclosed quote once, spanning the lines it swallowed', async () => {
     const records = await csv('id,email\n1,a@x.nl\n2,"b@x.nl\n3,c@x.nl\n');
     expect(records).toEqual([
@@ -133,7 +172,7 @@ describe('readCsvRecords', () => {
   it('rejects a record over the size limit instead of buffering it', async () => {
     const long = 'x'.repeat(200);
     const records = await collect(
-      readCsvRecords(chunked(`id,email\n1,${long}\n`, 16), { maxRecordBytes: 100 }),
+      readRecords(chunked(`id,email\n1,${long}\n`, 16), 'csv', { maxRecordBytes: 100 }),
     );
     expect(records).toEqual([
       { line: 2, lastLine: 2, error: expect.stringMatching(/^CSV: Max Record Size/) },
@@ -160,13 +199,13 @@ describe('readCsvRecords', () => {
   it('counts the bytes it reads', async () => {
     const seen: number[] = [];
     await collect(
-      readCsvRecords(chunked('id,email\n1,a@x.nl\n', 6), { onBytes: (b) => seen.push(b) }),
+      readRecords(chunked('id,email\n1,a@x.nl\n', 6), 'csv', { onBytes: (b) => seen.push(b) }),
     );
     expect(seen).toEqual([6, 12, 18]);
   });
 });
 
-describe('readNdjsonRecords', () => {
+describe('readRecords: NDJSON', () => {
   it('reads one object per line, numbering every line, blank ones included', async () => {
     const text =
       '{"id":1,"email":"a@x.nl"}\n\n  \r\n{"id":"x","phone":"0201234567","extra":[1]}\r\n';
@@ -206,7 +245,7 @@ describe('readNdjsonRecords', () => {
   it('rejects an over-long line without holding it, and goes on with the next', async () => {
     const long = JSON.stringify({ id: 1, email: 'a@x.nl', pad: 'x'.repeat(500) });
     const records = await collect(
-      readNdjsonRecords(chunked(`${long}\n{"id":2}\n${long}`, 7), { maxRecordBytes: 100 }),
+      readRecords(chunked(`${long}\n{"id":2}\n${long}`, 7), 'ndjson', { maxRecordBytes: 100 }),
     );
     expect(records).toEqual([
       { line: 1, lastLine: 1, error: 'line is longer than 100 bytes' },

@@ -8,6 +8,7 @@ import {
   notifyDmsEntry,
   QUEUE,
   type RedisClient,
+  startDeadLetterMover,
 } from '@contact-linker/queues';
 import {
   createRedisTokenStore,
@@ -109,20 +110,27 @@ export function createWorkerRuntime({
 
   const workers = startWorkers({
     connection,
-    queues,
     prefix: config.queuePrefix,
     processors,
     logger,
     concurrency: config.concurrency,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
-    ...(deadLetterSweepMs === undefined ? {} : { deadLetterSweepMs }),
     ...(metrics ? { metrics } : {}),
+  });
+  // Final failures wait in BullMQ's failed sets; this moves them to the dead-letter queue.
+  const deadLetters = startDeadLetterMover({
+    queues,
+    workers: workers.workers,
+    ...(deadLetterSweepMs === undefined ? {} : { sweepIntervalMs: deadLetterSweepMs }),
+    onError: (err) => logger.warn({ err }, 'dead-letter move failed; the next sweep retries it'),
+    onSwept: (moved) => logger.warn({ moved }, 'moved dead letters a stopped worker left behind'),
   });
 
   return {
     queues,
     workers: workers.workers,
     async close() {
+      deadLetters.close();
       await workers.close();
       await closeQueues(queues);
       await pipelined.quit().catch(() => pipelined.disconnect());

@@ -2,10 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   QUEUE,
-  type QueueSet,
   queueCatalog,
   type RedisClient,
-  startDeadLetterMover,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from '@contact-linker/queues';
@@ -16,7 +14,6 @@ import { withRetryPolicy } from './retry-policy.ts';
 export interface WorkerDeps {
   /** A `worker`-role connection; BullMQ duplicates it for its blocking reads. */
   connection: RedisClient;
-  queues: QueueSet;
   prefix: string;
   processors: ProcessorTable;
   logger: Logger;
@@ -32,25 +29,22 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   /** @defaultValue 5_000 */
   stalledIntervalMs?: number;
-  /** How often the failed sets are swept for moves a dead worker left undone. @defaultValue 60_000 */
-  deadLetterSweepMs?: number;
   metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause'>;
 }
 
 export interface RunningWorkers {
+  /** The work queues' workers, whose final failures the dead-letter mover moves. */
   workers: Worker[];
   close(): Promise<void>;
 }
 
 /**
  * Starts one BullMQ worker per work queue, each job under the retry policy with a logger of its
- * own, the dead-letter mover for their final failures, and a small worker that parks and replays
- * dead letters. `close()` stops taking jobs, waits for in-flight ones up to `drainTimeoutMs`, then
+ * own, and a small worker that parks and replays dead letters. `close()` stops taking jobs, waits for in-flight ones up to `drainTimeoutMs`, then
  * closes.
  */
 export function startWorkers({
   connection,
-  queues,
   prefix,
   processors,
   logger,
@@ -58,7 +52,6 @@ export function startWorkers({
   drainTimeoutMs = 25_000,
   lockDurationMs = 15_000,
   stalledIntervalMs = 5_000,
-  deadLetterSweepMs = 60_000,
   metrics,
 }: WorkerDeps): RunningWorkers {
   const common = {
@@ -89,14 +82,6 @@ export function startWorkers({
     return worker;
   });
 
-  const mover = startDeadLetterMover({
-    queues,
-    workers,
-    sweepIntervalMs: deadLetterSweepMs,
-    onError: (err) => logger.warn({ err }, 'dead-letter move failed; the next sweep retries it'),
-    onSwept: (moved) => logger.warn({ moved }, 'moved dead letters a stopped worker left behind'),
-  });
-
   // One at a time: parking and replaying are single Redis round trips.
   const parkOrReplay = processors[QUEUE.deadLetter];
   const deadLetterWorker = new Worker(
@@ -111,9 +96,8 @@ export function startWorkers({
   const all = [...workers, deadLetterWorker];
 
   return {
-    workers: all,
+    workers,
     async close() {
-      mover.close();
       const drained = await Promise.race([
         Promise.all(all.map((w) => w.close())).then(() => true),
         sleep(drainTimeoutMs, false, { ref: false }),

@@ -1,14 +1,9 @@
-import {
-  type DeadLetterView,
-  listDeadLetters,
-  purgeDeadLetters,
-  QUEUE,
-  replayDeadLetter,
-} from '@contact-linker/queues';
+import type { DeadLetterSummary } from '@contact-linker/contracts';
+import { listDeadLetters, purgeDeadLetters, QUEUE, replayDeadLetter } from '@contact-linker/queues';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.ts';
 
-function table(letters: DeadLetterView[]): string {
+function table(letters: DeadLetterSummary[]): string {
   if (letters.length === 0) return 'no dead letters';
   const rows = letters.map((l) => [
     l.id,

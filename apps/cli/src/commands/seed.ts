@@ -1,5 +1,8 @@
-import { open, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { constants, type WriteStream } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { MAX_BULK_CONTACTS, OrganizationId } from '@contact-linker/contracts';
 import { Presets, SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -7,7 +10,12 @@ import type { CliContext } from '../context.ts';
 import { interruptible } from '../interrupt.ts';
 import { letGoIfDown, requireRedis } from '../redis-check.ts';
 import { SeedFileError, type SeedFormat } from '../seed/records.ts';
-import { type RejectedRecord, runSeed, type SeedResult } from '../seed/run-seed.ts';
+import {
+  type RejectedRecord,
+  runSeed,
+  type SeedProgress,
+  type SeedResult,
+} from '../seed/run-seed.ts';
 
 /** How many rejected lines the summary lists; `--rejects <file>` has them all. */
 const SHOWN_REJECTS = 20;
@@ -103,7 +111,6 @@ export function registerSeedCommand(program: Command, context: () => Promise<Cli
         bar?.stop();
         process.stderr.write('stopping after the current batch (Ctrl-C again to quit at once)\n');
       });
-      const started = performance.now();
       let result: SeedResult;
       try {
         result = await runSeed({
@@ -120,17 +127,7 @@ export function registerSeedCommand(program: Command, context: () => Promise<Cli
           signal: interrupt.signal,
           keepRejects: SHOWN_REJECTS,
           onReject: rejectsFile?.write,
-          onProgress: bar
-            ? ({ bytesRead, totalBytes, records }) => {
-                const seconds = (performance.now() - started) / 1000;
-                if (bar.getTotal() !== totalBytes) bar.setTotal(totalBytes);
-                bar.update(bytesRead, {
-                  read: formatBytes(bytesRead),
-                  size: formatBytes(totalBytes),
-                  rate: seconds > 0 ? Math.round(records / seconds) : 0,
-                });
-              }
-            : undefined,
+          onProgress: bar?.update,
         });
       } catch (error) {
         return ctx.fail(
@@ -175,10 +172,8 @@ function parseBatchSize(value: string): number {
 /** Why `file` cannot be seeded from, or undefined when it is a readable regular file. */
 async function unreadable(file: string): Promise<string | undefined> {
   try {
-    const info = await stat(file);
-    if (!info.isFile()) return 'not a regular file';
-    const handle = await open(file, 'r');
-    await handle.close();
+    if (!(await stat(file)).isFile()) return 'not a regular file';
+    await access(file, constants.R_OK);
     return undefined;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -190,38 +185,33 @@ async function unreadable(file: string): Promise<string | undefined> {
   }
 }
 
-/** The `--rejects` file, written in 64 KiB pieces as rejects come in, so none are held in memory. */
+/** The `--rejects` file, written as rejects come in (waiting while the disk catches up), never held. */
 async function openRejectsFile(path: string, ctx: CliContext) {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let out: WriteStream;
   try {
-    handle = await open(path, 'w');
+    out = (await open(path, 'w')).createWriteStream();
   } catch (error) {
     ctx.fail(`cannot write ${path}: ${(error as Error).message}`);
     return undefined;
   }
-  let pending = '';
-  const drain = async () => {
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    await handle.write(text);
-  };
+  // Settles when the file is closed; a write error (disk full) rejects it and so fails the seed.
+  const closed = finished(out);
+  closed.catch(() => undefined);
   return {
     write: async (rejected: RejectedRecord) => {
-      pending += `${JSON.stringify(rejected)}\n`;
-      if (pending.length >= 64 * 1024) await drain();
+      if (!out.write(`${JSON.stringify(rejected)}\n`)) {
+        await Promise.race([once(out, 'drain'), closed]);
+      }
     },
     close: async () => {
-      try {
-        await drain();
-      } finally {
-        await handle.close();
-      }
+      out.end();
+      await closed;
     },
   };
 }
 
-function progressBar(): SingleBar {
+/** Bytes read of the file's size, records per second and ETA, redrawn on stderr. */
+function progressBar() {
   const bar = new SingleBar(
     {
       format:
@@ -234,7 +224,19 @@ function progressBar(): SingleBar {
     Presets.shades_classic,
   );
   bar.start(1, 0, { read: '0 B', size: '?', rate: 0 });
-  return bar;
+  const started = performance.now();
+  return {
+    stop: () => bar.stop(),
+    update: ({ bytesRead, totalBytes, records }: SeedProgress) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (bar.getTotal() !== totalBytes) bar.setTotal(totalBytes);
+      bar.update(bytesRead, {
+        read: formatBytes(bytesRead),
+        size: formatBytes(totalBytes),
+        rate: seconds > 0 ? Math.round(records / seconds) : 0,
+      });
+    },
+  };
 }
 
 function formatBytes(bytes: number): string {

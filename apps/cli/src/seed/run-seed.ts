@@ -1,17 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DmsContactEvent } from '@contact-linker/contracts';
-import { bulkJobs, describeIssues, QUEUE, type QueueSet } from '@contact-linker/queues';
+import { DmsContactEvent, describeIssues } from '@contact-linker/contracts';
+import { bulkJobs, QUEUE, type QueueSet } from '@contact-linker/queues';
 import type { Redis } from 'ioredis';
-import {
-  checkpointKey,
-  readCheckpoint,
-  type SeedIdentity,
-  seedId,
-  seedJobId,
-  writeCheckpoint,
-} from './checkpoint.ts';
+import { checkpointKey, readCheckpoint, seedId, seedJobId, writeCheckpoint } from './checkpoint.ts';
 import { readRecords, type SeedFormat } from './records.ts';
 
 export interface SeedOptions {
@@ -105,26 +98,14 @@ export interface SeedResult {
  * batch, not the file.
  */
 export async function runSeed(options: SeedOptions): Promise<SeedResult> {
-  const {
-    organization,
-    queues,
-    redis,
-    batchSize = 500,
-    keepRejects = 20,
-    signal,
-    onProgress,
-    onReject,
-    onBatch,
-  } = options;
+  const { organization, redis, batchSize = 500, keepRejects = 20, signal } = options;
   const path = resolve(options.file);
-  const info = await stat(path);
-  const identity: SeedIdentity = { path, size: info.size, mtimeMs: info.mtimeMs, organization };
+  const { size: totalBytes, mtimeMs } = await stat(path);
+  const identity = { path, size: totalBytes, mtimeMs, organization };
   const id = seedId(identity);
   const key = checkpointKey(options.prefix, id);
   const checkpoint = options.restart ? undefined : await readCheckpoint(redis, key);
   const skipTo = checkpoint?.line ?? 0;
-  const linkQueue = queues[QUEUE.linkContact];
-
   const result: SeedResult = {
     accepted: 0,
     rejected: 0,
@@ -138,68 +119,56 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   };
   let batch: Array<{ line: number; event: DmsContactEvent }> = [];
   let batches = 0;
-  let lastLine = 0;
+  /** The last line read; every accepted record up to it is on the queue once `batch` is flushed. */
+  let read = 0;
 
   const save = async (done: boolean) => {
-    if (lastLine <= result.lastLine && !done) return;
-    result.lastLine = Math.max(result.lastLine, lastLine);
-    await writeCheckpoint(redis, key, identity, {
-      line: result.lastLine,
-      done,
-      updatedAt: new Date().toISOString(),
-    });
+    if (read <= result.lastLine && !done) return;
+    result.lastLine = Math.max(result.lastLine, read);
+    const updatedAt = new Date().toISOString();
+    await writeCheckpoint(redis, key, identity, { line: result.lastLine, done, updatedAt });
   };
   const flush = async () => {
     if (batch.length === 0) return;
+    const { attempts, defaultPhoneCountry } = options;
     const lines = batch.map((entry) => entry.line);
     const jobs = bulkJobs(
       batch.map((entry) => entry.event),
-      {
-        attempts: options.attempts,
-        defaultPhoneCountry: options.defaultPhoneCountry,
-        jobId: (index) => seedJobId(id, lines[index]!),
-      },
+      { attempts, defaultPhoneCountry, jobId: (index) => seedJobId(id, lines[index]!) },
     );
-    const added = await linkQueue.addBulk(jobs);
+    const added = await options.queues[QUEUE.linkContact].addBulk(jobs);
     // BullMQ answers an add deduplicated into a pending job with that job's id.
     result.deduplicated += added.filter((job, i) => job.id !== jobs[i]?.opts?.jobId).length;
     result.enqueued += jobs.length;
-    const size = batch.length;
     batch = [];
     await save(false);
     batches += 1;
-    await onBatch?.({ number: batches, lastLine: result.lastLine, size });
-  };
-  const reject = async (rejected: RejectedRecord) => {
-    result.rejected += 1;
-    if (result.rejects.length < keepRejects) result.rejects.push(rejected);
-    await onReject?.(rejected);
+    await options.onBatch?.({ number: batches, lastLine: result.lastLine, size: jobs.length });
   };
 
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {
     const records = readRecords(stream, options.format, {
       onBytes: (bytesRead) =>
-        onProgress?.({
+        options.onProgress?.({
           bytesRead,
-          totalBytes: info.size,
+          totalBytes,
           records: result.accepted + result.rejected,
         }),
     });
     for await (const record of records) {
-      const span = record.lastLine > record.line ? { lastLine: record.lastLine } : {};
-      if ('error' in record) {
-        await reject({ line: record.line, ...span, reason: record.error });
+      const checked = 'error' in record ? { reason: record.error } : toEvent(record, organization);
+      if ('event' in checked) {
+        result.accepted += 1;
+        if (record.line > skipTo) batch.push({ line: record.line, event: checked.event });
       } else {
-        const checked = toEvent(record.fields, organization);
-        if ('reason' in checked) {
-          await reject({ line: record.line, ...span, reason: checked.reason });
-        } else {
-          result.accepted += 1;
-          if (record.line > skipTo) batch.push({ line: record.line, event: checked.event });
-        }
+        const span = record.lastLine > record.line ? { lastLine: record.lastLine } : {};
+        const rejected = { line: record.line, ...span, reason: checked.reason };
+        result.rejected += 1;
+        if (result.rejects.length < keepRejects) result.rejects.push(rejected);
+        await options.onReject?.(rejected);
       }
-      lastLine = record.lastLine;
+      read = record.lastLine;
       if (batch.length >= batchSize) await flush();
       if (signal?.aborted) {
         result.interrupted = true;
@@ -220,7 +189,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
  * mistake, and linking them into this dealer's Web1on1 would be worse than skipping them.
  */
 function toEvent(
-  fields: Record<string, unknown>,
+  { fields }: { fields: Record<string, unknown> },
   organization: string,
 ): { event: DmsContactEvent } | { reason: string } {
   const own = fields.organization;
