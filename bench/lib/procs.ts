@@ -2,8 +2,8 @@
  * Child processes of the bench: the real product processes and the baselines, each a `node <script>`
  * with an explicit environment (nothing inherited), bounded log capture, CPU and memory readings from
  * /proc, and cleanup however the bench ends (the testkit's `spawnWatched`, as for the e2e
- * processes). Unlike `apps/worker/test/processes.ts` it runs any script (the baselines too), caps the
- * captured output, waits for output lines, and adds profiling options.
+ * processes). Unlike the testkit's `app-processes.ts` it runs any script (the baselines too),
+ * caps the captured output, waits for output lines, and adds profiling options.
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -22,25 +22,23 @@ import {
   type WorkQueueName,
 } from '@contact-linker/queues';
 import {
+  type AppProcess,
   type DmsSandbox,
+  freePort,
   makeWebhookSecret,
   type PrivateRedis,
   type PrivateRedisOptions,
   type RecordedRequest,
   signHubSignature,
   startDmsSandbox,
+  startIngressProcess,
   startPrivateRedis,
+  startWorkerProcess,
   uniquePrefix,
   waitFor,
 } from '@contact-linker/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import {
-  type AppProcess,
-  freePort,
-  startIngressProcess,
-  startWorkerProcess,
-} from '../../apps/worker/test/processes.ts';
 import { startWeb1on1, type Web1on1Control } from './web1on1.ts';
 
 export const ORG = 'org-fault';

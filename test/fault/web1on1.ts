@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import {
+  REPO_ROOT,
   type RecordedRequest,
   type SandboxContact,
   startWeb1on1Sandbox,
@@ -15,7 +16,6 @@ import {
   type Web1on1Sandbox,
   type Web1on1SandboxOptions,
 } from '@contact-linker/testkit';
-import { REPO_ROOT } from '../../apps/worker/test/processes.ts';
 
 type NewContact = Partial<SandboxContact> & { organization: string };
 type Failure = Parameters<Web1on1Sandbox['failNext']>[1];

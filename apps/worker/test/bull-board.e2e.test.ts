@@ -8,12 +8,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type AppProcess,
   type DmsSandbox,
+  freePort,
   makeWebhookSecret,
   type PrivateRedis,
+  REPO_ROOT,
   startDmsSandbox,
+  startIngressProcess,
   startPrivateRedis,
   startWeb1on1Sandbox,
+  startWorkerProcess,
   uniquePrefix,
   type Web1on1Sandbox,
   waitFor,
@@ -22,13 +27,6 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AppProcess,
-  freePort,
-  REPO_ROOT,
-  startIngressProcess,
-  startWorkerProcess,
-} from './processes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Debian's package; .ci/run installs it. Browsers cannot be downloaded on the build machines, so

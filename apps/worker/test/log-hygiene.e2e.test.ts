@@ -9,20 +9,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  type AppProcess,
   type DmsSandbox,
+  freePort,
   makeWebhookSecret,
   type PrivateRedis,
   signHubSignature,
   startDmsSandbox,
+  startIngressProcess,
   startPrivateRedis,
   startWeb1on1Sandbox,
+  startWorkerProcess,
   uniquePrefix,
   type Web1on1Sandbox,
   waitFor,
 } from '@contact-linker/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, freePort, startIngressProcess, startWorkerProcess } from './processes.ts';
 
 const ORG = 'org-log-hygiene';
 const API_KEY = `dms-key-${randomBytes(16).toString('hex')}`;

@@ -7,15 +7,20 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type AppProcess,
   type DmsDelivery,
   type DmsSandbox,
+  freePort,
   makeWebhookSecret,
   type PrivateRedis,
   type SandboxContact,
   signHubSignature,
+  spawnApp,
   startDmsSandbox,
+  startIngressProcess,
   startPrivateRedis,
   startWeb1on1Sandbox,
+  startWorkerProcess,
   uniquePrefix,
   type Web1on1Sandbox,
   waitFor,
@@ -23,13 +28,6 @@ import {
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AppProcess,
-  freePort,
-  spawnApp,
-  startIngressProcess,
-  startWorkerProcess,
-} from './processes.ts';
 
 const ORG = 'org-e2e';
 const API_KEY = 'e2e-api-key-0123456789abcdef';

@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { freePort, spawnWatched, waitUntilServing } from './child-process.ts';
 import { waitFor } from './wait-for.ts';
@@ -48,6 +52,51 @@ describe('spawnWatched', () => {
 
     const polite = node('setInterval(() => {}, 1000)');
     expect(await polite.signalAndWait('SIGTERM', 5_000)).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('runs another program when given `command`, and says so when it cannot', async () => {
+    const echo = spawnWatched('echo', ['-c', 'echo "$GREETING"'], {
+      command: '/bin/sh',
+      cwd: tmpdir(),
+      env: { GREETING: 'hi' },
+      watchdogName: 'cl-test-watchdog',
+    });
+    expect(await echo.exited).toEqual({ code: 0, signal: null });
+    expect(echo.stdout).toEqual(['hi']);
+    expect(() =>
+      spawnWatched('missing', [], {
+        command: 'cl-no-such-program',
+        cwd: tmpdir(),
+        env: {},
+        watchdogName: 'cl-test-watchdog',
+      }),
+    ).toThrow('missing: could not spawn cl-no-such-program');
+  });
+
+  it('with `unref`, lets the parent exit (killing the child) yet holds it open for kill()', async () => {
+    const script = [
+      `import { spawnWatched } from ${JSON.stringify(join(import.meta.dirname, 'child-process.ts'))};`,
+      "const opts = { cwd: '/', env: {}, watchdogName: 'cl-test-watchdog', unref: true };",
+      "const sleeper = () => spawnWatched('sleeper', ['-e', 'setInterval(() => {}, 1000)'], opts);",
+      'console.log(JSON.stringify(await sleeper().kill()));',
+      'console.log(sleeper().pid);',
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { timeout: 10_000 },
+    );
+    const [killed, pid] = stdout.trim().split('\n');
+    expect(JSON.parse(killed ?? '')).toEqual({ code: null, signal: 'SIGKILL' });
+    // Dead or a zombie: an orphan waits for init to reap it, and some inits take their time.
+    const gone = () => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(gone, { timeoutMs: 5_000, message: 'the unref child to die with its parent' });
   });
 });
 

@@ -3,8 +3,7 @@
  * that started them, however it ends, and their output is wanted line by line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { Writable } from 'node:stream';
+import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<number>();
@@ -31,15 +30,30 @@ export function killOnExit(pid: number): () => void {
   return () => live.delete(pid);
 }
 
+export interface WatchdogOptions {
+  /** Names the watchdog shell in `ps`. @defaultValue 'cl-watchdog' */
+  name?: string;
+  /** The process to SIGKILL. */
+  pid?: number;
+  /** A file or directory to remove (after the kill), e.g. a private redis-server's working dir. */
+  removePath?: string;
+}
+
 /**
- * Kills `pid` when this process dies in a way no `exit` hook sees (SIGKILL, vitest tearing down its
- * worker): a shell blocks reading a pipe only this process holds open and signals the child when the
- * pipe closes. Stop it with `stopWatchdog` together with the child, so a reused pid is never
- * signalled.
+ * Kills `pid` and removes `removePath` when this process ends in any way, including the ones no
+ * `exit` hook sees (SIGKILL, vitest tearing down its worker): a shell blocks reading a pipe only this
+ * process holds open and acts when the pipe closes. Stop it with `stopWatchdog` together with the
+ * child, so a reused pid is never signalled.
  */
-export function startWatchdog(pid: number, name = 'cl-watchdog'): ChildProcess {
-  const script = 'cat >/dev/null; kill -9 "$1" 2>/dev/null';
-  const watchdog = spawn('/bin/sh', ['-c', script, name, String(pid)], {
+export function startWatchdog({
+  name = 'cl-watchdog',
+  pid,
+  removePath,
+}: WatchdogOptions): ChildProcess {
+  // `rm` retries once: a process killed a moment earlier may still be writing into the directory.
+  const script =
+    'cat >/dev/null; [ -z "$1" ] || kill -9 "$1" 2>/dev/null; [ -z "$2" ] || rm -rf -- "$2" || { sleep 1; rm -rf -- "$2"; }';
+  const watchdog = spawn('/bin/sh', ['-c', script, name, String(pid ?? ''), removePath ?? ''], {
     stdio: ['pipe', 'ignore', 'ignore'],
     // Own process group, so stopping it takes its `cat` along.
     detached: true,
@@ -47,7 +61,7 @@ export function startWatchdog(pid: number, name = 'cl-watchdog'): ChildProcess {
   watchdog.on('error', () => {});
   watchdog.stdin?.on('error', () => {});
   watchdog.unref();
-  (watchdog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
+  (watchdog.stdin as Socket | null)?.unref();
   return watchdog;
 }
 
@@ -105,7 +119,7 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null;
 }
 
-/** A child of this process's Node binary, with its output captured and its death guaranteed. */
+/** A child process with its output captured and its death guaranteed. */
 export interface WatchedChild {
   label: string;
   pid: number;
@@ -124,6 +138,8 @@ export interface WatchedChild {
 }
 
 export interface SpawnWatchedOptions {
+  /** The program to run, looked up on `env.PATH`. @defaultValue this process's Node binary */
+  command?: string;
   cwd: string;
   /** The child's whole environment: nothing is inherited. */
   env: Record<string, string>;
@@ -131,22 +147,48 @@ export interface SpawnWatchedOptions {
   watchdogName: string;
   maxLines?: number;
   onStdoutLine?: (line: string) => void;
+  /**
+   * Lets this process exit while the child still runs (the exit hook then kills it), for helpers
+   * such as a private redis-server that a script may leave for process exit to clean up. Wait for
+   * its end through `kill()` or `signalAndWait()`, which hold this process open until it comes.
+   * @defaultValue false
+   */
+  unref?: boolean;
 }
 
 /**
- * Spawns `node ...args` (this process's binary) that dies with this process however it ends (exit
- * hook and watchdog), with stdout and stderr collected line by line.
+ * Spawns `command ...args` (by default `node`, this process's binary) that dies with this process
+ * however it ends (exit hook and watchdog), with stdout and stderr collected line by line.
  */
 export function spawnWatched(
   label: string,
   args: string[],
-  { cwd, env, watchdogName, maxLines, onStdoutLine }: SpawnWatchedOptions,
+  {
+    command = process.execPath,
+    cwd,
+    env,
+    watchdogName,
+    maxLines,
+    onStdoutLine,
+    unref = false,
+  }: SpawnWatchedOptions,
 ): WatchedChild {
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`${label}: could not spawn ${process.execPath}`);
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) {
+    // The 'error' event (ENOENT, EACCES) follows on the next tick; unheard, it would crash us.
+    child.once('error', () => {});
+    throw new Error(`${label}: could not spawn ${command}`);
+  }
   const pid = child.pid;
   const forget = killOnExit(pid);
-  const watchdog = startWatchdog(pid, watchdogName);
+  const watchdog = startWatchdog({ name: watchdogName, pid });
+  const handles = [child, child.stdout as Socket | null, child.stderr as Socket | null];
+  if (unref) for (const handle of handles) handle?.unref();
+  // An unref'd child would not keep this process alive for its own exit; whoever awaits it does.
+  const awaitExit = () => {
+    for (const handle of handles) handle?.ref();
+    return exited;
+  };
   const stdout: string[] = [];
   const stderr: string[] = [];
   collectLines(child.stdout, stdout, {
@@ -172,11 +214,11 @@ export function spawnWatched(
     running,
     async signalAndWait(signal, timeoutMs) {
       if (running()) child.kill(signal);
-      return Promise.race([exited, sleep(timeoutMs, 'timeout' as const, { ref: false })]);
+      return Promise.race([awaitExit(), sleep(timeoutMs, 'timeout' as const, { ref: false })]);
     },
     async kill() {
       if (running()) child.kill('SIGKILL');
-      return exited;
+      return awaitExit();
     },
     tail: (lines = 30) =>
       [

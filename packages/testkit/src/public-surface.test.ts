@@ -4,6 +4,8 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
+      "ENTRYPOINT",
+      "REPO_ROOT",
       "collectLines",
       "deleteClusterKeysWithPrefix",
       "deleteKeysWithPrefix",
@@ -15,16 +17,20 @@ it('exports exactly the public surface', async () => {
       "redisTest",
       "sampleValue",
       "signHubSignature",
+      "spawnApp",
       "spawnWatched",
       "startDmsSandbox",
+      "startIngressProcess",
       "startPrivateRedis",
       "startRedis",
       "startRedisCluster",
       "startWatchdog",
       "startWeb1on1Sandbox",
+      "startWorkerProcess",
       "stopWatchdog",
       "uniquePrefix",
       "waitFor",
+      "waitUntilReady",
       "waitUntilServing",
     ]
   `);

@@ -92,7 +92,6 @@ describe('startPrivateRedis', () => {
     await withClient(redis.url, (c) => c.set('k', 'fsynced'));
     await redis.kill();
     expect(await accepting(redis.port)).toBe(false);
-    expect(existsSync(join(redis.dir, 'redis.pid'))).toBe(false);
     await redis.start();
     await expect(withClient(redis.url, (c) => c.get('k'))).resolves.toBe('fsynced');
   });
@@ -137,6 +136,31 @@ describe('startPrivateRedis', () => {
       }
     },
   );
+
+  it('its directory is removed when the test process dies while the server is stopped', async () => {
+    const script = [
+      `import { startPrivateRedis } from ${JSON.stringify(join(import.meta.dirname, 'redis.ts'))};`,
+      'const redis = await startPrivateRedis();',
+      'await redis.stop();',
+      'console.log(redis.dir);',
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+      const dir = String(first.value);
+      expect(existsSync(dir)).toBe(true);
+      child.kill('SIGKILL');
+      await waitFor(() => !existsSync(dir), {
+        timeoutMs: 5_000,
+        message: 'the directory to be removed',
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
 
 describe('startRedis', () => {

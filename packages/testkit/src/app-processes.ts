@@ -1,15 +1,13 @@
 /**
  * Starts the real production processes (`node apps/ingress/src/main.ts`, `node apps/worker/src/main.ts`)
  * the way an operator does: the same Node binary, the repo root as working directory, and configuration
- * by environment only. Used by the `*.e2e.test.ts` files.
+ * by environment only. Used by the `*.e2e.test.ts` files and the fault suite.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type ExitStatus, freePort, spawnWatched, waitUntilServing } from '@contact-linker/testkit';
+import { join } from 'node:path';
+import { type ExitStatus, spawnWatched, waitUntilServing } from './child-process.ts';
 
-export { type ExitStatus, freePort };
-
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The repository root: this file is `packages/testkit/src/app-processes.ts`. */
+export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 
 export const ENTRYPOINT = {
   ingress: 'apps/ingress/src/main.ts',
