@@ -57,7 +57,7 @@ export function withRetryPolicy<D, R>(
       if (!final) throw error;
       // Named, so the letter says which class of failure ended the job.
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      log.warn({ reason }, 'failed for good; dead-lettering');
+      log.warn({ reason }, 'dead-lettered');
       throw new UnrecoverableError(reason);
     }
   };
