@@ -110,7 +110,39 @@ describe('loadWorkerConfig', () => {
       workerPort: 9464,
       concurrency: 16,
       jobAttempts: 10,
+      notFoundAttempts: 3,
+      linkMemoryTtlMs: 30 * 86_400_000,
     });
+  });
+
+  it('reads LINK_MEMORY_TTL in s, m, h or d, and nothing else', () => {
+    const ttl = (LINK_MEMORY_TTL: string) =>
+      loadWorkerConfig({ WEB1ON1_TOKEN: JWT, LINK_MEMORY_TTL }).linkMemoryTtlMs;
+    expect([ttl('90s'), ttl('45m'), ttl('12h'), ttl('7d')]).toEqual([
+      90_000, 2_700_000, 43_200_000, 604_800_000,
+    ]);
+    for (const bad of ['0d', '30', '1w', '-1d', '1.5h']) {
+      expect(
+        problems(() => loadWorkerConfig({ WEB1ON1_TOKEN: JWT, LINK_MEMORY_TTL: bad })),
+      ).toEqual(['LINK_MEMORY_TTL: must look like 90s, 45m, 12h or 30d']);
+    }
+  });
+
+  it('keeps NOT_FOUND_ATTEMPTS within JOB_ATTEMPTS', () => {
+    expect(
+      loadWorkerConfig({ WEB1ON1_TOKEN: JWT, NOT_FOUND_ATTEMPTS: '5', JOB_ATTEMPTS: '5' })
+        .notFoundAttempts,
+    ).toBe(5);
+    expect(
+      problems(() => loadWorkerConfig({ WEB1ON1_TOKEN: JWT, NOT_FOUND_ATTEMPTS: '11' })),
+    ).toEqual(['NOT_FOUND_ATTEMPTS: must not exceed JOB_ATTEMPTS']);
+    expect(
+      problems(() =>
+        loadWorkerConfig({ WEB1ON1_TOKEN: JWT, NOT_FOUND_ATTEMPTS: '3', JOB_ATTEMPTS: '2' }),
+      ),
+    ).toEqual(['NOT_FOUND_ATTEMPTS: must not exceed JOB_ATTEMPTS']);
+    // Unset, it follows a JOB_ATTEMPTS below its default.
+    expect(loadWorkerConfig({ WEB1ON1_TOKEN: JWT, JOB_ATTEMPTS: '2' }).notFoundAttempts).toBe(2);
   });
 
   it('requires a JWT-shaped token', () => {

@@ -49,6 +49,26 @@ export const positiveInt = (fallback: number, max: number) =>
       .default(fallback),
   );
 
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration as `N` + `s`, `m`, `h` or `d` (e.g. `30d`), in milliseconds. */
+export const duration = (fallback: string) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((value, ctx) => {
+        const match = /^(\d{1,6})([smhd])$/.exec(value.trim());
+        const ms = match ? Number(match[1]) * DURATION_UNIT_MS[match[2] as 's'] : 0;
+        if (ms <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'must look like 90s, 45m, 12h or 30d' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
 export const boolean = z.preprocess(
   blankToUndefined,
   z

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   clusterNodes,
+  duration,
   httpUrl,
   logLevel,
   optionalHttpUrl,
@@ -54,6 +55,8 @@ export const WorkerConfig = z
     LOG_LEVEL: logLevel,
     WORKER_CONCURRENCY: positiveInt(16, 1000),
     JOB_ATTEMPTS: positiveInt(10, 100),
+    NOT_FOUND_ATTEMPTS: positiveInt(3, 100),
+    LINK_MEMORY_TTL: duration('30d'),
   })
   .transform((c) => ({
     redisUrl: c.REDIS_URL,
@@ -84,14 +87,26 @@ export const WorkerConfig = z
     logLevel: c.LOG_LEVEL,
     concurrency: c.WORKER_CONCURRENCY,
     jobAttempts: c.JOB_ATTEMPTS,
+    /** Lookups of a live DMS event that finds nobody before it completes `not_found`. */
+    // Unset, it is 3 or JOB_ATTEMPTS, whichever is less; set higher than JOB_ATTEMPTS, an error.
+    notFoundAttempts: Math.min(c.NOT_FOUND_ATTEMPTS, c.JOB_ATTEMPTS),
+    /** How long a link made and a DMS contact waiting for its Web1on1 contact are remembered. */
+    linkMemoryTtlMs: c.LINK_MEMORY_TTL,
   }));
 export type WorkerConfig = z.output<typeof WorkerConfig>;
+
+const numberOr = (env: Env, name: string, fallback: number) =>
+  isSet(env, name) ? Number(env[name]) : fallback;
 
 /** @throws ConfigError with one line per problem. */
 export function loadWorkerConfig(env: Env): WorkerConfig {
   return parseEnv(WorkerConfig, env, (raw) => [
     ...(isSet(raw, 'DMS_NOTIFY_URL') && !isSet(raw, 'DMS_NOTIFY_SECRET')
       ? ['DMS_NOTIFY_SECRET: is required when DMS_NOTIFY_URL is set']
+      : []),
+    ...(isSet(raw, 'NOT_FOUND_ATTEMPTS') &&
+    Number(raw.NOT_FOUND_ATTEMPTS) > numberOr(raw, 'JOB_ATTEMPTS', 10)
+      ? ['NOT_FOUND_ATTEMPTS: must not exceed JOB_ATTEMPTS']
       : []),
     ...pairedVariables(
       raw,
