@@ -113,9 +113,18 @@ const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
   'packages/web1on1': ['contracts'],
   'packages/dms': ['contracts'],
   'packages/testkit': ['contracts'],
+  'packages/link-memory': ['contracts'],
   'apps/ingress': ['contracts', 'config', 'observability', 'queues'],
-  'apps/cli': ['contracts', 'config', 'observability', 'queues'],
-  'apps/worker': ['contracts', 'config', 'observability', 'queues', 'web1on1', 'dms'],
+  'apps/cli': ['contracts', 'config', 'observability', 'queues', 'link-memory'],
+  'apps/worker': [
+    'contracts',
+    'config',
+    'observability',
+    'queues',
+    'web1on1',
+    'dms',
+    'link-memory',
+  ],
 };
 
 /** Workspace imports that cross a boundary `ALLOWED_IMPORTS` does not list (or of an unlisted owner). */

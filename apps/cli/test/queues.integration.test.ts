@@ -1,11 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createLinkMemory } from '@contact-linker/link-memory';
 import { QUEUE } from '@contact-linker/queues';
+import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { runCli } from './cli-harness.ts';
 import { contactsCsv, seedTest as test } from './seed-fixtures.ts';
 
-type StatsJson = { at: string; queues: Record<string, Record<string, number>> };
+type StatsJson = {
+  at: string;
+  queues: Record<string, Record<string, number>>;
+  memory: { links: number; waiting: number };
+};
 
 describe('pnpm cli queues stats', () => {
   test('--json counts move when contacts are seeded and one goes live', async ({
@@ -48,6 +54,22 @@ describe('pnpm cli queues stats', () => {
     // 250 records, 1 of them bad (record 100): seeded ones wait below live ones.
     expect(after.queues[QUEUE.linkContact]).toMatchObject({ prioritized: 249, waiting: 1 });
     expect(Date.parse(after.at)).toBeGreaterThanOrEqual(Date.parse(before.at));
+    expect(after.memory).toEqual({ links: 0, waiting: 0 });
+
+    const redis = new Redis(redisUrl);
+    try {
+      const memory = createLinkMemory({ redis, prefix, ttlMs: 60_000, linkUrl: (id) => id });
+      const contact = { organization: 'dealer-1', receivedAt: new Date().toISOString() };
+      await memory.remember(
+        { ...contact, dmsContactId: 'D-1', email: 'a@x.nl' },
+        { contactId: 'w-1', conversation: null, url: 'D-1' },
+      );
+      await memory.wait({ ...contact, dmsContactId: 'D-2', email: 'b@x.nl' });
+      await memory.wait({ ...contact, dmsContactId: 'D-3', phoneE164: '+31612345678' });
+    } finally {
+      redis.disconnect();
+    }
+    expect((await stats()).memory).toEqual({ links: 1, waiting: 2 });
 
     const table = await runCli(['queues', 'stats'], { redisUrl, prefix });
     expect(table.out.split('\n')).toEqual([
@@ -55,6 +77,8 @@ describe('pnpm cli queues stats', () => {
       'link-contact        1          249       0        0          0       0',
       'notify-dms          0            0       0        0          0       0',
       'dead-letter         0            0       0        0          0       0',
+      '',
+      'remembered links: 1  waiting DMS contacts: 2',
     ]);
   });
 

@@ -73,6 +73,7 @@ export function toNotifyJob(
           telephone: contact.profile?.telephone ?? null,
           name: contact.profile?.name ?? null,
         },
+        ...(contact.links ? { linkUrls: contact.links } : {}),
       },
     } satisfies ContactNotifyJob;
   }

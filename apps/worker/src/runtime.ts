@@ -1,5 +1,7 @@
 import type { WorkerConfig } from '@contact-linker/config';
+import { buildDmsContactUrl } from '@contact-linker/contracts';
 import { createDmsNotifier } from '@contact-linker/dms';
+import { createLinkMemory } from '@contact-linker/link-memory';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   closeQueues,
@@ -17,13 +19,22 @@ import {
   type Web1on1Client,
 } from '@contact-linker/web1on1';
 import { createContactGuard } from './contact-guard.ts';
+import { createContactObserver } from './contact-observer.ts';
 import { createNotifyState } from './notify-state.ts';
 import { createProcessors } from './processors/index.ts';
 import { startWorkers } from './workers.ts';
 
 export type WorkerRuntimeConfig = Pick<
   WorkerConfig,
-  'queuePrefix' | 'web1on1' | 'link' | 'notify' | 'concurrency' | 'jobAttempts'
+  | 'queuePrefix'
+  | 'web1on1'
+  | 'link'
+  | 'notify'
+  | 'concurrency'
+  | 'jobAttempts'
+  | 'notFoundAttempts'
+  | 'linkMemoryTtlMs'
+  | 'defaultPhoneCountry'
 >;
 
 export interface WorkerRuntimeDeps {
@@ -88,6 +99,12 @@ export function createWorkerRuntime({
       })
     : undefined;
   const notifyQueue = queues[QUEUE.notifyDms];
+  const memory = createLinkMemory({
+    redis: pipelined,
+    prefix: config.queuePrefix,
+    ttlMs: config.linkMemoryTtlMs,
+    linkUrl: (dmsContactId) => buildDmsContactUrl(config.link.urlTemplate, dmsContactId),
+  });
 
   const processors = createProcessors({
     linkContact: {
@@ -95,6 +112,9 @@ export function createWorkerRuntime({
       contactGuard: createContactGuard({ redis: pipelined, prefix: config.queuePrefix }),
       link: config.link,
       notifyState,
+      memory,
+      notFoundAttempts: config.notFoundAttempts,
+      ...(metrics ? { onLinked: metrics.observeLink } : {}),
       ...(dms
         ? {
             notifyLinked: async (job, jobId) => {
@@ -104,7 +124,17 @@ export function createWorkerRuntime({
           }
         : {}),
     },
-    notifyDms: { ...(dms ? { dms } : {}), appUrl: config.web1on1.appUrl, notifyState },
+    notifyDms: {
+      ...(dms ? { dms } : {}),
+      appUrl: config.web1on1.appUrl,
+      notifyState,
+      observeContact: createContactObserver({
+        memory,
+        linkQueue: queues[QUEUE.linkContact],
+        attempts: config.jobAttempts,
+        defaultPhoneCountry: config.defaultPhoneCountry,
+      }),
+    },
     deadLetter: { queues },
   });
 

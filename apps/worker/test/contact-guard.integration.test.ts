@@ -3,6 +3,7 @@ import {
   TransientError,
   type Web1on1Contact,
 } from '@contact-linker/contracts';
+import { createLinkMemory } from '@contact-linker/link-memory';
 import { createLogger } from '@contact-linker/observability';
 import { createRedisConnection } from '@contact-linker/queues';
 import { redisTest } from '@contact-linker/testkit';
@@ -201,6 +202,8 @@ describe('contact guard', () => {
       contactGuard: guard,
       link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
       notifyState: createNotifyState(client, prefix),
+      memory: createLinkMemory({ redis: client, prefix, ttlMs: 60_000, linkUrl: (id) => id }),
+      notFoundAttempts: 3,
     });
     const before = await guard.clock();
     const data: LinkContactJob = {

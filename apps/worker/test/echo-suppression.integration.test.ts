@@ -14,6 +14,7 @@ import type {
   Web1on1Contact,
 } from '@contact-linker/contracts';
 import { TransientError } from '@contact-linker/contracts';
+import { createLinkMemory } from '@contact-linker/link-memory';
 import { createLogger } from '@contact-linker/observability';
 import { createRedisConnection } from '@contact-linker/queues';
 import { redisTest } from '@contact-linker/testkit';
@@ -89,6 +90,8 @@ describe('echo suppression', () => {
         await notifyDms(asJob(job.webhookId, job), context);
       },
       notifyState,
+      memory: createLinkMemory({ redis, prefix, ttlMs: 60_000, linkUrl: (id) => id }),
+      notFoundAttempts: 3,
     });
 
     const data: LinkContactJob = {

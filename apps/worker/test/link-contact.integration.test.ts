@@ -91,7 +91,12 @@ describe('link-contact', () => {
       `PATCH /v2/contacts/${contact.id}`,
     ]);
     // The next job listed after that write ended, so it may trust its list too: no PATCH, no GET.
-    const again = await stack.link({ dmsContactId: 'DMS-1', email: 'jane@example.com' });
+    // (A phone added in the DMS: new content, so the link memory does not answer for it.)
+    const again = await stack.link({
+      dmsContactId: 'DMS-1',
+      email: 'jane@example.com',
+      phoneE164: '+31612345678',
+    });
     expect((await result(stack, again)).outcome).toBe('already_linked');
     expect(stack.web1on1.requests.map((r) => r.method)).toEqual(['GET', 'PATCH', 'GET']);
     expect(stack.web1on1.getContact(contact.id)?.links).toEqual([LINK]);

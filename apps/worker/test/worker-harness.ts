@@ -37,6 +37,8 @@ export async function startWorkerStack({
   shared,
   clusterNodes,
   rateLimit = { max: 1000, durationMs: 1000 },
+  notFoundAttempts = attempts,
+  linkMemoryTtlMs = 30 * 86_400_000,
 }: {
   redisUrl: string;
   prefix: string;
@@ -49,6 +51,10 @@ export async function startWorkerStack({
   clusterNodes?: string[];
   /** @defaultValue no budget to speak of (1000/1s) */
   rateLimit?: { max: number; durationMs: number };
+  /** @defaultValue `attempts` */
+  notFoundAttempts?: number;
+  /** @defaultValue 30 days */
+  linkMemoryTtlMs?: number;
 }) {
   const web1on1 = shared?.web1on1 ?? (await startWeb1on1Sandbox({ organizationId: ORG }));
   const secret = shared?.secret ?? makeWebhookSecret();
@@ -72,6 +78,9 @@ export async function startWorkerStack({
     notify: notify ? { url: dms.url, secret } : undefined,
     concurrency,
     jobAttempts: attempts,
+    notFoundAttempts,
+    linkMemoryTtlMs,
+    defaultPhoneCountry: 'NL',
   };
   const metrics = createWorkerMetrics();
   const runtime = createWorkerRuntime({

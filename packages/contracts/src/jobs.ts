@@ -16,6 +16,14 @@ export const LinkContactJob = z.object({
   /** The phone number as the DMS sent it, tried when the E.164 form finds nothing. */
   phoneRaw: z.string().optional(),
   receivedAt: z.string(),
+  /**
+   * Set on the job of a waiting DMS contact whose Web1on1 contact a webhook showed: that contact's
+   * email or telephone exactly as Web1on1 holds it (a visitor's `06-12345678`, not the DMS's E.164
+   * form), searched instead of the DMS's values, once. Absent for a DMS event.
+   */
+  webhookMatch: z
+    .object({ email: z.string().optional(), telephone: z.string().optional() })
+    .optional(),
 });
 export type LinkContactJob = z.infer<typeof LinkContactJob>;
 
@@ -103,6 +111,8 @@ export const NotifyDmsJob = z.discriminatedUnion('type', [
       conversation: z.string().nullable(),
       profile: NotifiedProfile,
       dmsContactId: z.string().optional(),
+      /** The `url` of each link the contact carries, as the webhook showed it. */
+      linkUrls: z.array(z.string().max(2048)).max(100).optional(),
     }),
   }),
   z.object({

@@ -39,6 +39,21 @@ export const WebhookContact = z
     organization: z.string().min(1).max(64).nullish(),
     conversation: z.string().max(200).nullish(),
     profile: Web1on1Profile.nullish(),
+    /**
+     * The urls of the contact's links. Read leniently: a link this service cannot read (no string
+     * `url`, or past the first 100) is left out rather than refusing Web1on1's event.
+     */
+    links: z
+      .unknown()
+      .transform((links) =>
+        Array.isArray(links)
+          ? links
+              .map((l: unknown) => (l as { url?: unknown } | null)?.url)
+              .filter((url): url is string => typeof url === 'string' && url.length <= 2048)
+              .slice(0, 100)
+          : [],
+      )
+      .optional(),
   })
   .loose();
 export type WebhookContact = z.infer<typeof WebhookContact>;

@@ -95,8 +95,20 @@ export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = 
   });
   const pauses = new Counter({
     name: 'contact_linker_rate_limit_pauses_total',
-    help: 'Queue-wide pauses after a 429 or an exhausted budget, by queue',
+    help: 'Jobs put back as delayed after a 429 or because the budget was exhausted, by queue',
     labelNames: ['queue'] as const,
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'contact_linker_web1on1_requests_total',
+    help: 'Web1on1 API requests by purpose: search (list), read (get), write (update), token',
+    labelNames: ['purpose'] as const,
+    registers: [registry],
+  });
+  const links = new Counter({
+    name: 'contact_linker_links_total',
+    help: 'Links added to Web1on1 contacts, by what started them: dms_post or webhook',
+    labelNames: ['via'] as const,
     registers: [registry],
   });
   return {
@@ -107,6 +119,10 @@ export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = 
     },
     observeWeb1on1(operation: string, status: number | 'error', ms: number) {
       web1on1.observe({ operation, status: String(status) }, ms / 1000);
+      requests.inc({ purpose: PURPOSE[operation] ?? operation });
+    },
+    observeLink(via: 'dms_post' | 'webhook') {
+      links.inc({ via });
     },
     observeDms(status: number | 'error', ms: number) {
       dms.observe({ status: String(status) }, ms / 1000);
@@ -120,3 +136,11 @@ export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = 
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** What each Web1on1 operation is for, the budget's point of view. */
+const PURPOSE: Record<string, string> = {
+  list: 'search',
+  get: 'read',
+  update: 'write',
+  token: 'token',
+};

@@ -5,7 +5,8 @@ import {
   TransientError,
   type Web1on1Contact,
 } from '@contact-linker/contracts';
-import type { QUEUE } from '@contact-linker/queues';
+import { contentOf, type LinkMemory } from '@contact-linker/link-memory';
+import { PRIORITY, type QUEUE } from '@contact-linker/queues';
 import type { Web1on1Client } from '@contact-linker/web1on1';
 import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
@@ -23,22 +24,37 @@ export interface LinkContactDeps {
   /** Enqueues the `contact.linked` notification; absent when DMS_NOTIFY_URL is not set. */
   notifyLinked?: (job: NotifyDmsJob, jobId: string) => Promise<void>;
   notifyState: NotifyState;
+  /** Links this system made and DMS contacts waiting for their Web1on1 contact. */
+  memory: LinkMemory;
+  /**
+   * Lookups of a live DMS event that finds nobody before it completes `not_found`
+   * (NOT_FOUND_ATTEMPTS); a bulk item and a waiting contact's webhook match look up once.
+   */
+  notFoundAttempts: number;
+  /** Reports each link added, by what started it: a DMS post, or a webhook of a waiting contact. */
+  onLinked?: (via: 'dms_post' | 'webhook') => void;
 }
 
 /**
  * Email first (exact match); when that finds nobody and a phone is known, the E.164 form, then the
- * number exactly as the DMS sent it (Web1on1 stores what the visitor typed).
+ * number exactly as the DMS sent it (Web1on1 stores what the visitor typed). A webhook match
+ * searches what the webhook showed of the Web1on1 contact instead: one request.
  */
 async function findCandidates(
   web1on1: LinkContactDeps['web1on1'],
   data: LinkContactJob,
 ): Promise<Web1on1Contact[]> {
   const { organization } = data;
-  if (data.email !== undefined) {
-    const byEmail = await web1on1.findContacts({ organization, email: data.email });
+  const emails = data.webhookMatch ? [data.webhookMatch.email] : [data.email];
+  const phones = data.webhookMatch
+    ? [data.webhookMatch.email === undefined ? data.webhookMatch.telephone : undefined]
+    : [data.phoneE164, data.phoneRaw];
+  for (const email of emails) {
+    if (email === undefined) continue;
+    const byEmail = await web1on1.findContacts({ organization, email });
     if (byEmail.length > 0) return byEmail;
   }
-  for (const telephone of [data.phoneE164, data.phoneRaw]) {
+  for (const telephone of phones) {
     if (telephone === undefined) continue;
     const byPhone = await web1on1.findContacts({ organization, telephone });
     if (byPhone.length > 0) return byPhone;
@@ -85,23 +101,40 @@ export function createLinkContactProcessor(
 ): Processor<typeof QUEUE.linkContact> {
   return async (job, { log }) => {
     const data = LinkContactJob.parse(job.data);
+    const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
+    // The same content as a link this system made: nothing to ask Web1on1.
+    const remembered = await deps.memory.recall(data.organization, data.dmsContactId);
+    if (remembered?.content === contentOf(data, url)) {
+      return {
+        outcome: 'already_linked',
+        contactId: remembered.contactId,
+        conversation: remembered.conversation,
+      };
+    }
+
+    const lookups =
+      job.opts.priority === PRIORITY.bulk || data.webhookMatch ? 1 : deps.notFoundAttempts;
+    const lastLookup = job.attemptsMade + 1 >= lookups || isLastAttempt(job);
+    // Waiting starts before the last lookup, so the webhook of a Web1on1 contact created while it
+    // runs finds this DMS contact; a link or an ambiguous answer ends the wait.
+    if (lastLookup) await deps.memory.wait(data);
     // Before the list request: any write of ours that ends after this may be missing from its answer.
     const listedAt = await deps.contactGuard.clock();
     const candidates = await findCandidates(deps.web1on1, data);
 
     if (candidates.length === 0) {
-      // The contact may simply not exist in Web1on1 yet (the visitor has not chatted): retry with
-      // backoff, and only when attempts run out settle for `not_found` instead of a dead letter.
-      if (isLastAttempt(job)) return { outcome: 'not_found' };
+      // The visitor may not have chatted yet: look again with backoff while lookups remain, then
+      // settle for `not_found` (not a dead letter) and wait for the contact's webhook.
+      if (lastLookup) return { outcome: 'not_found' };
       throw new TransientError('no Web1on1 contact matches yet');
     }
     if (candidates.length > 1) {
       log.info({ matches: candidates.length }, 'several Web1on1 contacts match; not linking');
+      await deps.memory.stopWaiting(data.organization, data.dmsContactId);
       return { outcome: 'ambiguous' };
     }
 
     const target = candidates[0]!;
-    const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
     const link = { label: deps.link.label, url, icon: deps.link.icon };
     // A list answer without `links` may be a projection, never a contact without links: read it.
     const complete = Array.isArray(target.links);
@@ -127,6 +160,10 @@ export function createLinkContactProcessor(
       },
     );
     const conversation = contact.conversation ?? null;
+    // A worker killed before this line leaves no memory: the job runs again, finds the link on the
+    // contact (`already_linked`) and remembers it then.
+    await deps.memory.remember(data, { contactId: contact.id, conversation, url });
+    if (status === 'linked') deps.onLinked?.(data.webhookMatch ? 'webhook' : 'dms_post');
 
     if (deps.notifyLinked) {
       const profile = notifiedProfile(contact);

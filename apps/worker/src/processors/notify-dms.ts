@@ -1,6 +1,7 @@
 import { type DmsNotification, NotifyDmsJob } from '@contact-linker/contracts';
 import type { DmsNotifier } from '@contact-linker/dms';
 import type { QUEUE } from '@contact-linker/queues';
+import type { ContactObserver } from '../contact-observer.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import type { Processor } from './index.ts';
 
@@ -10,6 +11,8 @@ export interface NotifyDmsDeps {
   /** WEB1ON1_APP_URL without a trailing slash. */
   appUrl: string;
   notifyState: NotifyState;
+  /** Takes in what a contact webhook shows for the system's own matching, before any delivery. */
+  observeContact?: ContactObserver;
 }
 
 export function conversationUrl(appUrl: string, conversation: string | null): string | null {
@@ -53,6 +56,11 @@ export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotifi
 export function createNotifyDmsProcessor(deps: NotifyDmsDeps): Processor<typeof QUEUE.notifyDms> {
   return async (job) => {
     const data = NotifyDmsJob.parse(job.data);
+    // Once per event: a retry of its delivery has nothing new to tell the link memory. A run cut
+    // short by a crash runs again with `attemptsMade` still 0, and observing is idempotent.
+    if (deps.observeContact && job.attemptsMade === 0 && 'contact' in data) {
+      if (data.type !== 'contact.linked') await deps.observeContact(data);
+    }
     if (!deps.dms) return { outcome: 'disabled' };
     const notification = buildNotification(data, deps.appUrl);
 

@@ -1,0 +1,65 @@
+import {
+  LinkContactJob,
+  type NotifyDmsJob,
+  normalizeEmail,
+  normalizePhone,
+} from '@contact-linker/contracts';
+import type { LinkMemory } from '@contact-linker/link-memory';
+import { linkContactEntry, type QUEUE, type TypedQueue } from '@contact-linker/queues';
+
+type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
+
+export interface ContactObserverOptions {
+  memory: LinkMemory;
+  linkQueue: TypedQueue<typeof QUEUE.linkContact>;
+  /** JOB_ATTEMPTS, for the link jobs it queues. */
+  attempts: number;
+  /** DEFAULT_PHONE_COUNTRY: webhooks carry the phone number as the visitor typed it. */
+  defaultPhoneCountry: string;
+}
+
+/**
+ * What the system does with a Web1on1 `contact.create` / `contact.update` for its own matching:
+ * the link memory forgets links the contact no longer carries or matches, and each DMS contact
+ * waiting for this contact's email or phone gets a link-contact job (a search, so two matches stay
+ * `ambiguous`, then the PATCH, through the same budget and guard as any DMS event). A contact that
+ * nobody waits for costs Redis reads only, and no Web1on1 request.
+ * @returns how many waiting DMS contacts were queued
+ */
+export function createContactObserver({
+  memory,
+  linkQueue,
+  attempts,
+  defaultPhoneCountry,
+}: ContactObserverOptions) {
+  return async ({ organization, contact }: ContactNotifyJob): Promise<number> => {
+    const { telephone } = contact.profile;
+    const email = contact.profile.email ? normalizeEmail(contact.profile.email) : undefined;
+    const phoneE164 = telephone ? normalizePhone(telephone, defaultPhoneCountry) : undefined;
+    const waiting = await memory.observe({
+      id: contact.id,
+      organization,
+      ...(email ? { email } : {}),
+      ...(phoneE164 ? { phoneE164 } : {}),
+      ...(contact.linkUrls ? { linkUrls: contact.linkUrls } : {}),
+    });
+    if (waiting.length === 0) return 0;
+    const receivedAt = new Date().toISOString();
+    await linkQueue.addBulk(
+      waiting.map((w) => {
+        // The search uses what Web1on1 holds: the email, or else the number as the visitor typed it.
+        const webhookMatch =
+          email !== undefined && w.email === email
+            ? { email }
+            : { ...(telephone ? { telephone } : {}) };
+        return linkContactEntry(LinkContactJob.parse({ ...w, receivedAt, webhookMatch }), {
+          attempts,
+          bulk: false,
+        });
+      }),
+    );
+    return waiting.length;
+  };
+}
+
+export type ContactObserver = ReturnType<typeof createContactObserver>;

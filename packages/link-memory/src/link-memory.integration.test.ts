@@ -1,0 +1,153 @@
+/**
+ * The link memory and the waiting index on their own, against a real Redis: what is remembered,
+ * what a webhook makes the system forget, which waiting DMS contacts a webhook finds, and that
+ * entries expire.
+ */
+import type { LinkContactJob } from '@contact-linker/contracts';
+import { redisTest, waitFor } from '@contact-linker/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { contentOf, createLinkMemory } from './index.ts';
+
+const ORG = 'org-memory';
+const url = (dmsId: string) => `https://dms.example.test/c/${dmsId}`;
+
+const test = redisTest.extend('memory', async ({ redisUrl, prefix }, { onCleanup }) => {
+  const redis = new Redis(redisUrl);
+  onCleanup(() => redis.disconnect());
+  return {
+    redis,
+    make: (ttlMs = 60_000) => createLinkMemory({ redis, prefix, ttlMs, linkUrl: url }),
+  };
+});
+
+const job = (overrides: Partial<LinkContactJob> = {}): LinkContactJob => ({
+  dmsContactId: 'D-1',
+  organization: ORG,
+  email: 'jane@example.com',
+  phoneE164: '+31612345678',
+  receivedAt: '2026-12-07T00:00:00.000Z',
+  ...overrides,
+});
+
+describe('link memory', () => {
+  test('remembers a link with the content it was found by', async ({ memory }) => {
+    const links = memory.make();
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+    await links.remember(job(), { contactId: 'w-1', conversation: 'conv-1', url: url('D-1') });
+    expect(await links.recall(ORG, 'D-1')).toEqual({
+      contactId: 'w-1',
+      conversation: 'conv-1',
+      content: contentOf(job(), url('D-1')),
+    });
+    // Another email, another phone or another url is other content.
+    const other = [
+      contentOf(job({ email: 'janet@example.com' }), url('D-1')),
+      contentOf(job({ phoneE164: '+31687654321' }), url('D-1')),
+      contentOf(job(), 'https://dms.example.test/other/D-1'),
+    ];
+    expect(other).not.toContain(contentOf(job(), url('D-1')));
+    expect(await links.recall('another-org', 'D-1')).toBeUndefined();
+  });
+
+  test('a webhook without our link, or matching no more, forgets it; a matching one keeps it', async ({
+    memory,
+  }) => {
+    const links = memory.make();
+    const seen = { id: 'w-1', organization: ORG, linkUrls: [url('D-1')] };
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+
+    // Same email, phone changed: still found by its email.
+    await links.observe({ ...seen, email: 'jane@example.com', phoneE164: '+31600000000' });
+    expect(await links.recall(ORG, 'D-1')).toBeDefined();
+    // Email gone, phone still the DMS's: still matches.
+    await links.observe({ ...seen, phoneE164: '+31612345678' });
+    expect(await links.recall(ORG, 'D-1')).toBeDefined();
+    // Neither matches any more.
+    await links.observe({ ...seen, email: 'someone@else.test', phoneE164: '+31600000000' });
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    // An agent removed our link.
+    await links.observe({ ...seen, email: 'jane@example.com', linkUrls: ['https://crm.test/1'] });
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+  });
+
+  test('forgetting one Web1on1 contact leaves a link since made to another', async ({ memory }) => {
+    const links = memory.make();
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    await links.remember(job(), { contactId: 'w-2', conversation: null, url: url('D-1') });
+    await links.observe({ id: 'w-1', organization: ORG, email: 'x@y.test', linkUrls: [] });
+    expect((await links.recall(ORG, 'D-1'))?.contactId).toBe('w-2');
+  });
+});
+
+describe('waiting DMS contacts', () => {
+  test('a webhook finds a waiting contact by email or by phone, and nobody else', async ({
+    memory,
+  }) => {
+    const links = memory.make();
+    await links.wait(job());
+    await links.wait(job({ dmsContactId: 'D-2', email: undefined, phoneE164: '+31699999999' }));
+    const observe = (email?: string, phoneE164?: string) =>
+      links.observe({
+        id: 'w-9',
+        organization: ORG,
+        linkUrls: [],
+        ...(email ? { email } : {}),
+        ...(phoneE164 ? { phoneE164 } : {}),
+      });
+    expect((await observe('jane@example.com')).map((w) => w.dmsContactId)).toEqual(['D-1']);
+    expect((await observe(undefined, '+31612345678')).map((w) => w.dmsContactId)).toEqual(['D-1']);
+    expect((await observe(undefined, '+31699999999'))[0]).toEqual({
+      dmsContactId: 'D-2',
+      organization: ORG,
+      phoneE164: '+31699999999',
+    });
+    expect(await observe('stranger@example.com', '+31611111111')).toEqual([]);
+    // The same email in another organization is someone else.
+    expect(
+      await links.observe({
+        id: 'w-9',
+        organization: 'other',
+        email: 'jane@example.com',
+        linkUrls: [],
+      }),
+    ).toEqual([]);
+  });
+
+  test('a later event of the same DMS contact replaces what it waited for', async ({ memory }) => {
+    const links = memory.make();
+    await links.wait(job());
+    await links.wait(job({ email: 'new@example.com', phoneE164: undefined }));
+    const seen = (email: string) =>
+      links.observe({ id: 'w', organization: ORG, email, linkUrls: [] });
+    expect(await seen('jane@example.com')).toEqual([]);
+    expect((await seen('new@example.com')).map((w) => w.dmsContactId)).toEqual(['D-1']);
+    expect(
+      await links.observe({ id: 'w', organization: ORG, phoneE164: '+31612345678', linkUrls: [] }),
+    ).toEqual([]);
+  });
+
+  test('a link made, or an end to the wait, clears it', async ({ memory }) => {
+    const links = memory.make();
+    const seen = () =>
+      links.observe({ id: 'w', organization: ORG, email: 'jane@example.com', linkUrls: [] });
+    await links.wait(job());
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    expect(await seen()).toEqual([]);
+    await links.wait(job());
+    await links.stopWaiting(ORG, 'D-1');
+    expect(await seen()).toEqual([]);
+  });
+
+  test('entries expire after the TTL', async ({ memory }) => {
+    const links = memory.make(300);
+    await links.wait(job({ dmsContactId: 'D-9' }));
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    await waitFor(async () => (await links.recall(ORG, 'D-1')) === undefined, { timeoutMs: 3000 });
+    expect(
+      await links.observe({ id: 'w', organization: ORG, email: 'jane@example.com', linkUrls: [] }),
+    ).toEqual([]);
+  });
+});
