@@ -1,6 +1,6 @@
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import { errors, type JWTPayload, jwtVerify } from 'jose';
+import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
 import {
   buildSandboxApp,
@@ -133,12 +133,6 @@ export function signHubSignature(rawBody: string, secret: string): string {
 const RESERVED_QUERY = new Set(['limit', 'offset', 'sort', 'select', 'populate']);
 const DEFAULT_TOKEN_TTL_SEC = 86_400;
 const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
-/** The messages of `jsonwebtoken.verify`, which the real API answers with and chipchat renews on. */
-const JWT_MESSAGES: Record<string, string> = {
-  [errors.JWTExpired.code]: 'jwt expired',
-  [errors.JWSSignatureVerificationFailed.code]: 'invalid signature',
-  [errors.JOSEAlgNotAllowed.code]: 'invalid algorithm',
-};
 
 /**
  * Starts a stand-in for the Web1on1 REST API as chipchat 0.7.4 calls it: bearer JWT auth (HS256,
@@ -159,7 +153,7 @@ export async function startWeb1on1Sandbox(
   opts: Web1on1SandboxOptions = {},
 ): Promise<Web1on1Sandbox> {
   const organizationId = opts.organizationId ?? objectId();
-  const signingKey = createSecretKey(randomBytes(32));
+  const signingKey = randomBytes(32);
   const botUserId = objectId();
   const botEmail = `bot+${botUserId}@web1on1.chat`;
   const contacts = new Map<string, SandboxContact>();
@@ -170,23 +164,16 @@ export async function startWeb1on1Sandbox(
   const webhooksInFlight = new Set<AbortController>();
 
   const now = () => Math.floor(Date.now() / 1000);
-  // jose signs only asynchronously (WebCrypto) and `issueToken()` is synchronous at its many call
-  // sites, so the sandbox writes the compact HS256 JWS itself; jose does the verifying.
-  function sign(claims: Record<string, unknown>): string {
-    const input = [{ alg: 'HS256', typ: 'JWT' }, claims]
-      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
-      .join('.');
-    return `${input}.${createHmac('sha256', signingKey).update(input).digest('base64url')}`;
-  }
+  const sign = (claims: Record<string, unknown>) =>
+    jwt.sign(claims, signingKey, { algorithm: 'HS256' });
 
-  async function verify(token: string): Promise<{ claims?: JWTPayload; error?: string }> {
-    if (token.split('.').length !== 3) return { error: 'jwt malformed' };
+  /** jsonwebtoken's messages (`jwt expired`, `invalid signature`, …), which chipchat renews on. */
+  function verify(token: string): { claims?: JwtPayload; error?: string } {
     try {
-      return { claims: (await jwtVerify(token, signingKey, { algorithms: ['HS256'] })).payload };
+      const claims = jwt.verify(token, signingKey, { algorithms: ['HS256'] });
+      return typeof claims === 'string' ? { error: 'invalid token' } : { claims };
     } catch (error) {
-      return {
-        error: (error instanceof errors.JOSEError && JWT_MESSAGES[error.code]) || 'invalid token',
-      };
+      return { error: error instanceof Error ? error.message : 'invalid token' };
     }
   }
 
@@ -294,7 +281,7 @@ export async function startWeb1on1Sandbox(
     if (url.pathname !== '/v2/auth/token') {
       const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (!bearer) throw httpError(401, 'No authorization token was found');
-      const { claims, error } = await verify(bearer);
+      const { claims, error } = verify(bearer);
       if (error) throw httpError(401, error);
       if (claims?.grant_type === 'refresh_token') throw httpError(401, 'invalid token');
     }
@@ -305,7 +292,7 @@ export async function startWeb1on1Sandbox(
   async function renewToken(request: FastifyRequest) {
     const body = TokenRenewal.safeParse(request.body);
     if (!body.success) throw httpError(400, 'clientId and refreshToken are required');
-    const { claims } = await verify(body.data.refreshToken);
+    const { claims } = verify(body.data.refreshToken);
     // The message deliberately does not match chipchat's /jwt expired|invalid signature|invalid token/,
     // which would make chipchat try to renew the renewal.
     if (claims?.grant_type !== 'refresh_token') throw httpError(401, 'Refresh token rejected');
