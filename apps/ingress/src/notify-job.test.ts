@@ -37,6 +37,32 @@ describe('toNotifyJob', () => {
     expect(NotifyDmsJob.parse(job)).toEqual(job);
   });
 
+  it("keeps the urls of the contact's links, leaving out what it cannot read", () => {
+    const links = [
+      { label: 'View in DMS', url: 'https://dms.test/c/1', icon: 'x' },
+      { label: 'no url' },
+      { url: 42 },
+      null,
+      { url: 'https://crm.test/2' },
+    ];
+    const job = toNotifyJob(
+      { event: 'contact.update', data: { contact: { ...contact, links } } },
+      'evt-3',
+      false,
+    );
+    expect(job && 'contact' in job ? job.contact.linkUrls : undefined).toEqual([
+      'https://dms.test/c/1',
+      'https://crm.test/2',
+    ]);
+    // An empty list is news too: the contact carries no link (any more).
+    const bare = toNotifyJob(
+      { event: 'contact.update', data: { contact: { ...contact, links: [] } } },
+      'evt-4',
+      false,
+    );
+    expect(bare && 'contact' in bare ? bare.contact.linkUrls : undefined).toEqual([]);
+  });
+
   it.each([
     ['user.create', 'user.created'],
     ['user.update', 'user.updated'],

@@ -6,7 +6,7 @@
  */
 import type { NotifyDmsJob } from '@contact-linker/contracts';
 import { PRIORITY, QUEUE } from '@contact-linker/queues';
-import { redisTest, waitFor } from '@contact-linker/testkit';
+import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
@@ -150,6 +150,8 @@ describe('waiting DMS contacts', () => {
             (d.body as { data?: { dmsContactId?: string } }).data?.dmsContactId === 'D-7',
         ),
     );
+    const samples = parsePrometheusText(await stack.metrics.registry.metrics());
+    expect(sampleValue(samples, 'contact_linker_links_total', { via: 'webhook' })).toBe(1);
     // Linked, it waits no more: another webhook of that contact costs nothing.
     stack.web1on1.clearRequests();
     await settled(

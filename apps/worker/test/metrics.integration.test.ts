@@ -29,6 +29,11 @@ describe('worker metrics', () => {
         const web1on1 = 'contact_linker_web1on1_request_duration_seconds_count';
         expect(sampleValue(samples, web1on1, { operation: 'list', status: '503' })).toBe(1);
         expect(sampleValue(samples, web1on1, { operation: 'update', status: '200' })).toBe(1);
+        // By purpose: the 503 list, the list that found Jane and the twins' list; Jane's PATCH.
+        const requests = 'contact_linker_web1on1_requests_total';
+        expect(sampleValue(samples, requests, { purpose: 'search' })).toBe(3);
+        expect(sampleValue(samples, requests, { purpose: 'write' })).toBe(1);
+        expect(sampleValue(samples, 'contact_linker_links_total', { via: 'dms_post' })).toBe(1);
         expect(
           sampleValue(samples, 'contact_linker_dms_request_duration_seconds_count', {
             status: '200',
