@@ -1,4 +1,4 @@
-import { moveToDeadLetter, QUEUE } from '@contact-linker/queues';
+import { moveToDeadLetter, QUEUE, type QueueSet } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -51,13 +51,9 @@ describe('GET /jobs/:jobId', () => {
     }
   });
 
-  test('reports dead-lettered for a job that failed into the dead-letter queue', async ({
-    ingress,
-    redisUrl,
-    prefix,
-  }) => {
-    const jobId = await postContact(ingress, 'a2');
-    const worker = new Worker(
+  /** A worker that letters each job and fails it for good, as the real worker's mover would. */
+  const letteringWorker = (ingress: { queues: QueueSet }, redisUrl: string, prefix: string) =>
+    new Worker(
       QUEUE.linkContact,
       async (job) => {
         await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 1);
@@ -65,6 +61,14 @@ describe('GET /jobs/:jobId', () => {
       },
       { connection: { url: redisUrl }, prefix },
     );
+
+  test('reports dead-lettered for a job that failed into the dead-letter queue', async ({
+    ingress,
+    redisUrl,
+    prefix,
+  }) => {
+    const jobId = await postContact(ingress, 'a2');
+    const worker = letteringWorker(ingress, redisUrl, prefix);
     try {
       const res = await waitFor(async () => {
         const r = await ingress.app.inject({ url: `/jobs/${jobId}`, headers: auth });
@@ -82,14 +86,7 @@ describe('GET /jobs/:jobId', () => {
     prefix,
   }) => {
     const jobId = await postContact(ingress, 'a4');
-    const worker = new Worker(
-      QUEUE.linkContact,
-      async (job) => {
-        await moveToDeadLetter(ingress.queues, QUEUE.linkContact, job, 'boom', 1);
-        throw new UnrecoverableError('boom');
-      },
-      { connection: { url: redisUrl }, prefix },
-    );
+    const worker = letteringWorker(ingress, redisUrl, prefix);
     try {
       await waitFor(async () =>
         (await ingress.queues[QUEUE.linkContact].getJobState(jobId)) === 'failed'
