@@ -50,9 +50,11 @@ async function errorHandler(app: FastifyInstance) {
   // Routing decides before the body is looked at. Fastify runs a 404 through the whole lifecycle,
   // body parsing included, so without this `POST /nope` with `text/plain` met the JSON-only rule
   // and answered 415 for a route that does not exist.
-  app.addHook('onRequest', async (request, reply) =>
-    request.is404 ? notFound(request, reply) : undefined,
-  );
+  // A callback hook, not an async one: it runs on every request and needs no promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) notFound(request, reply);
+    else done();
+  });
 }
 
 export default fp(errorHandler, { name: 'contact-linker-error-handler', fastify: '5.x' });
