@@ -51,6 +51,8 @@ export interface WorkerRuntimeDeps {
   drainTimeoutMs?: number;
   /** @defaultValue 60_000 */
   deadLetterSweepMs?: number;
+  /** How often expired link memory is deleted. @defaultValue 3_600_000 */
+  memorySweepMs?: number;
   metrics?: WorkerMetrics;
 }
 
@@ -65,6 +67,7 @@ export function createWorkerRuntime({
   web1on1,
   drainTimeoutMs,
   deadLetterSweepMs,
+  memorySweepMs = 3_600_000,
   metrics,
 }: WorkerRuntimeDeps) {
   // BullMQ works on `connection`; the product's own scripts and keys go through this one.
@@ -147,6 +150,15 @@ export function createWorkerRuntime({
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     ...(metrics ? { metrics } : {}),
   });
+  // Reads ignore expired memory entries; this deletes them. Every worker sweeps (it is idempotent),
+  // at a random offset so that several workers rarely sweep at once.
+  const memorySweep = setInterval(
+    () => {
+      memory.sweep().catch((err: unknown) => logger.warn({ err }, 'link memory sweep failed'));
+    },
+    memorySweepMs + Math.floor(Math.random() * 60_000),
+  );
+  memorySweep.unref();
   // Final failures wait in BullMQ's failed sets; this moves them to the dead-letter queue.
   const deadLetters = startDeadLetterMover({
     queues,
@@ -161,6 +173,7 @@ export function createWorkerRuntime({
     workers: workers.workers,
     async close() {
       deadLetters.close();
+      clearInterval(memorySweep);
       await workers.close();
       await closeQueues(queues);
       await pipelined.quit().catch(() => pipelined.disconnect());

@@ -17,7 +17,9 @@ const test = redisTest.extend('memory', async ({ redisUrl, prefix }, { onCleanup
   onCleanup(() => redis.disconnect());
   return {
     redis,
-    make: (ttlMs = 60_000) => createLinkMemory({ redis, prefix, ttlMs, linkUrl: url }),
+    prefix,
+    make: (ttlMs = 60_000, now?: () => number) =>
+      createLinkMemory({ redis, prefix, ttlMs, linkUrl: url, ...(now ? { now } : {}) }),
   };
 });
 
@@ -149,5 +151,40 @@ describe('waiting DMS contacts', () => {
     expect(
       await links.observe({ id: 'w', organization: ORG, email: 'jane@example.com', linkUrls: [] }),
     ).toEqual([]);
+  });
+});
+
+describe('sweeping', () => {
+  test('drops what has expired, keeps the rest, and forgets an organization left empty', async ({
+    memory,
+  }) => {
+    let clock = Date.now();
+    const links = memory.make(60_000, () => clock);
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    await links.wait(job({ dmsContactId: 'D-2', email: 'waits@example.com' }));
+    clock += 30_000;
+    await links.remember(job({ dmsContactId: 'D-3' }), {
+      contactId: 'w-3',
+      conversation: null,
+      url: url('D-3'),
+    });
+    clock += 31_000;
+    // D-1 and D-2 are past their 60 s; D-3 has 29 s left.
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+    expect(await links.recall(ORG, 'D-3')).toBeDefined();
+    expect(await links.sweep()).toBe(2);
+    const { redis, prefix } = memory;
+    expect(await redis.hkeys(`${prefix}:links:${ORG}`)).toEqual(['D-3']);
+    expect(await redis.hkeys(`${prefix}:waiting:${ORG}`)).toEqual([]);
+    expect(await redis.exists(`${prefix}:waiting-email:${ORG}`)).toBe(0);
+    // The by-contact index of the expired link went too.
+    expect(await redis.hkeys(`${prefix}:linked:${ORG}`)).toEqual(['w-3']);
+    expect(await links.sweep()).toBe(0);
+
+    clock += 30_000;
+    expect(await links.sweep()).toBe(1);
+    expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([ORG]);
+    await links.sweep();
+    expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([]);
   });
 });

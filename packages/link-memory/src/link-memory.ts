@@ -4,11 +4,12 @@ import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** The link memory's scripts, defined by `createLinkMemory`; see WAIT, REMEMBER, FORGET. */
+    /** The link memory's scripts, defined by `createLinkMemory`; see REMEMBER, WAIT, UNWAIT, FORGET, SWEEP. */
+    contactLinkerMemoryRemember(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryWait(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryUnwait(...keysAndArgs: Array<string | number>): Result<number, Context>;
-    contactLinkerMemoryRemember(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryForget(...keysAndArgs: Array<string | number>): Result<number, Context>;
+    contactLinkerMemorySweep(...keysAndArgs: Array<string | number>): Result<number, Context>;
   }
 }
 
@@ -45,10 +46,13 @@ export interface LinkMemoryOptions {
   ttlMs: number;
   /** The link url of a DMS contact (DMS_CONTACT_URL_TEMPLATE). */
   linkUrl: (dmsContactId: string) => string;
+  /** @defaultValue `Date.now` */
+  now?: () => number;
 }
 
-const short = (text: string) =>
-  createHash('sha256').update(text).digest().subarray(0, 9).toString('base64url');
+/** 48 bits: equality checks of one contact's own values, where a collision is out of reach. */
+const digest = (text: string) =>
+  createHash('sha256').update(text).digest().subarray(0, 6).toString('base64url');
 
 /**
  * What makes a remembered link still the right answer to a DMS event: the normalised email and
@@ -57,109 +61,178 @@ const short = (text: string) =>
 export function contentOf(
   job: Pick<LinkContactJob, 'email' | 'phoneE164' | 'phoneRaw'>,
   url: string,
-) {
-  return short(JSON.stringify([job.email ?? '', job.phoneE164 ?? job.phoneRaw ?? '', url]));
+): string {
+  return digest(JSON.stringify([job.email ?? '', job.phoneE164 ?? job.phoneRaw ?? '', url]));
 }
 
-/** The keys of a waiting contact's index entries, built inside the scripts from the entry itself. */
-const UNWAIT = `
-local function unwait(entryKey, prefix, org, dmsId)
-  local old = redis.call('GET', entryKey)
-  if not old then return 0 end
-  local o = cjson.decode(old)
-  if o[1] ~= '' then redis.call('HDEL', prefix .. ':waiting-email:' .. org .. ':' .. o[1], dmsId) end
-  if o[2] ~= '' then redis.call('HDEL', prefix .. ':waiting-phone:' .. org .. ':' .. o[2], dmsId) end
-  redis.call('DEL', entryKey)
+/**
+ * Shared Lua. A list field holds space-separated items (DMS ids, which hold no space, or
+ * `dmsId|match|expiry` items); `drop` removes the items that start with `head`, `add` appends one.
+ */
+const LISTS = `
+local function drop(key, field, head)
+  local list = redis.call('HGET', key, field)
+  if not list then return end
+  local kept = {}
+  for item in string.gmatch(list, '%S+') do
+    if item ~= head and string.sub(item, 1, #head + 1) ~= head .. '|' then kept[#kept + 1] = item end
+  end
+  if #kept == 0 then redis.call('HDEL', key, field) else redis.call('HSET', key, field, table.concat(kept, ' ')) end
+end
+local function add(key, field, head, item)
+  drop(key, field, head)
+  local list = redis.call('HGET', key, field)
+  redis.call('HSET', key, field, list and (list .. ' ' .. item) or item)
+end
+local function unwait(waiting, byEmail, byPhone, dmsId)
+  local entry = redis.call('HGET', waiting, dmsId)
+  if not entry then return 0 end
+  local e = cjson.decode(entry)
+  if e[1] ~= '' then drop(byEmail, e[1], dmsId) end
+  if e[2] ~= '' then drop(byPhone, e[2], dmsId) end
+  redis.call('HDEL', waiting, dmsId)
   return 1
 end
+local function touch(ttl, ...)
+  for _, key in ipairs({ ... }) do redis.call('PEXPIRE', key, ttl) end
+end
 `;
 
 /**
- * KEYS[1] the waiting entry. ARGV: prefix, organization, DMS id, entry (JSON [email, E.164 phone,
- * raw phone]), email, E.164 phone, TTL (ms). Replaces whatever that DMS contact waited for before.
+ * KEYS: links, linked (by contact), waiting, by email, by phone, organizations. ARGV: organization,
+ * DMS id, contact id, link value, linked item, TTL (ms). Remembers the link; the DMS contact waits
+ * no more.
  */
-const WAIT = `${UNWAIT}
-unwait(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[7])
-for i, kind in ipairs({ 'email', 'phone' }) do
-  local value = ARGV[4 + i]
-  if value ~= '' then
-    local index = ARGV[1] .. ':waiting-' .. kind .. ':' .. ARGV[2] .. ':' .. value
-    redis.call('HSET', index, ARGV[3], '1')
-    redis.call('PEXPIRE', index, ARGV[7])
+const REMEMBER = `${LISTS}
+unwait(KEYS[3], KEYS[4], KEYS[5], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+add(KEYS[2], ARGV[3], ARGV[2], ARGV[5])
+touch(ARGV[6], KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('SADD', KEYS[6], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: waiting, by email, by phone, organizations. ARGV: organization, DMS id, entry (JSON
+ * [email, E.164 phone, raw phone, expiry]), email, E.164 phone, TTL (ms). Replaces whatever that DMS
+ * contact waited for before.
+ */
+const WAIT = `${LISTS}
+unwait(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then add(KEYS[2], ARGV[4], ARGV[2], ARGV[2]) end
+if ARGV[5] ~= '' then add(KEYS[3], ARGV[5], ARGV[2], ARGV[2]) end
+touch(ARGV[6], KEYS[1], KEYS[2], KEYS[3])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 1
+`;
+
+/** KEYS: waiting, by email, by phone. ARGV: DMS id. */
+const UNWAIT = `${LISTS}
+return unwait(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+`;
+
+/**
+ * KEYS: links, linked (by contact). ARGV: contact id, DMS id. Forgets the link; the DMS contact's
+ * entry only while it still names this contact (it may have been linked to another one since).
+ */
+const FORGET = `${LISTS}
+local value = redis.call('HGET', KEYS[1], ARGV[2])
+if value and string.sub(value, 1, #ARGV[1] + 1) == ARGV[1] .. '\t' then redis.call('HDEL', KEYS[1], ARGV[2]) end
+drop(KEYS[2], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: links, linked, waiting, by email, by phone. ARGV: now (s), then pairs of (kind, field) where
+ * kind is 'link', 'linked' or 'waiting': drops what has expired of those fields.
+ */
+const SWEEP = `${LISTS}
+local now = tonumber(ARGV[1])
+local dropped = 0
+for i = 2, #ARGV, 2 do
+  local kind, field = ARGV[i], ARGV[i + 1]
+  if kind == 'link' then
+    local value = redis.call('HGET', KEYS[1], field)
+    if value and tonumber(string.match(value, '([^\t]*)$')) <= now then
+      redis.call('HDEL', KEYS[1], field)
+      dropped = dropped + 1
+    end
+  elseif kind == 'waiting' then
+    local entry = redis.call('HGET', KEYS[3], field)
+    if entry and cjson.decode(entry)[4] <= now then dropped = dropped + unwait(KEYS[3], KEYS[4], KEYS[5], field) end
+  else
+    local list = redis.call('HGET', KEYS[2], field)
+    if list then
+      for item in string.gmatch(list, '%S+') do
+        local head, expiry = string.match(item, '^([^|]*)|[^|]*|(%d+)$')
+        if head and tonumber(expiry) <= now then drop(KEYS[2], field, head) end
+      end
+    end
   end
 end
-return 1
-`;
-
-/** KEYS[1] the waiting entry. ARGV: prefix, organization, DMS id. */
-const UNWAIT_ONLY = `${UNWAIT}
-return unwait(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
-`;
-
-/**
- * KEYS: the memory entry, the contact's reverse index, the waiting entry. ARGV: prefix, organization,
- * DMS id, memory value, match value, TTL (ms). Remembers the link and ends the DMS contact's wait.
- */
-const REMEMBER = `${UNWAIT}
-unwait(KEYS[3], ARGV[1], ARGV[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[6])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return 1
-`;
-
-/**
- * KEYS: the memory entry, the contact's reverse index. ARGV: contact id, DMS id. Forgets the link,
- * the memory entry only while it still names this contact (the DMS contact may have been linked to
- * another one since).
- */
-const FORGET = `
-local value = redis.call('GET', KEYS[1])
-if value and string.sub(value, 1, #ARGV[1] + 1) == ARGV[1] .. '\t' then redis.call('DEL', KEYS[1]) end
-return redis.call('HDEL', KEYS[2], ARGV[2])
+return dropped
 `;
 
 /**
  * What the system knows beyond the queues, so the Web1on1 budget goes only to links that do not
  * exist yet:
  * - **link memory**: each link this system made, by (organization, DMS contact id), with the content
- *   it was found by. A DMS event with the same content needs no Web1on1 request. A reverse index per
- *   Web1on1 contact lets a webhook about that contact correct it: a contact that lost our link, or
- *   no longer matches the DMS contact's email or phone, is forgotten, so the next DMS post looks it
- *   up and links it again (never relinked on the webhook alone: an agent may have removed a wrong
- *   link on purpose);
+ *   it was found by. A DMS event with the same content needs no Web1on1 request. An index by Web1on1
+ *   contact lets a webhook about that contact correct it: a contact that lost our link, or no longer
+ *   matches the DMS contact's email or phone, is forgotten, so the next DMS post looks it up and
+ *   links it again (never relinked on the webhook alone: an agent may have removed a wrong link on
+ *   purpose);
  * - **waiting DMS contacts**: a DMS contact whose lookups found nobody, indexed by (organization,
  *   email) and (organization, E.164 phone), so the webhook of the Web1on1 contact it waits for finds
  *   it without any Web1on1 request, and a webhook of anyone else costs none.
- * Entries live for `ttlMs`; every key is under the hash-tagged prefix.
+ *
+ * Each organization's entries sit in a few hashes (`links`, `linked`, `waiting`, `waiting-email`,
+ * `waiting-phone`), one field per entry: a per-entry key would cost its name (prefix, namespace,
+ * organization) and Redis's per-key overhead, which together were most of an entry's bytes. Every
+ * entry carries its expiry (`ttlMs` after it was written): an expired entry is ignored when read,
+ * `sweep()` deletes expired fields, and each hash expires as a whole `ttlMs` after its last write, so
+ * an organization that goes quiet leaves nothing behind. Every key is under the hash-tagged prefix.
  */
-export function createLinkMemory({ redis, prefix, ttlMs, linkUrl }: LinkMemoryOptions) {
-  const memoryKey = (org: string, dmsId: string) => `${prefix}:link-memory:${org}:${dmsId}`;
-  const reverseKey = (contactId: string) => `${prefix}:link-memory-contact:${contactId}`;
-  const waitingKey = (org: string, dmsId: string) => `${prefix}:waiting:${org}:${dmsId}`;
-  const indexKey = (kind: 'email' | 'phone', org: string, value: string) =>
-    `${prefix}:waiting-${kind}:${org}:${value}`;
-  redis.defineCommand('contactLinkerMemoryWait', { numberOfKeys: 1, lua: WAIT });
-  redis.defineCommand('contactLinkerMemoryUnwait', { numberOfKeys: 1, lua: UNWAIT_ONLY });
-  redis.defineCommand('contactLinkerMemoryRemember', { numberOfKeys: 3, lua: REMEMBER });
+export function createLinkMemory({
+  redis,
+  prefix,
+  ttlMs,
+  linkUrl,
+  now = Date.now,
+}: LinkMemoryOptions) {
+  const keys = (org: string) => ({
+    links: `${prefix}:links:${org}`,
+    linked: `${prefix}:linked:${org}`,
+    waiting: `${prefix}:waiting:${org}`,
+    byEmail: `${prefix}:waiting-email:${org}`,
+    byPhone: `${prefix}:waiting-phone:${org}`,
+  });
+  const organizations = `${prefix}:memory-organizations`;
+  redis.defineCommand('contactLinkerMemoryRemember', { numberOfKeys: 6, lua: REMEMBER });
+  redis.defineCommand('contactLinkerMemoryWait', { numberOfKeys: 4, lua: WAIT });
+  redis.defineCommand('contactLinkerMemoryUnwait', { numberOfKeys: 3, lua: UNWAIT });
   redis.defineCommand('contactLinkerMemoryForget', { numberOfKeys: 2, lua: FORGET });
+  redis.defineCommand('contactLinkerMemorySweep', { numberOfKeys: 5, lua: SWEEP });
 
-  /** Which of the contact's email and phone a link was found by: short digests, compared only. */
+  const seconds = () => Math.floor(now() / 1000);
+  const expiry = () => Math.ceil((now() + ttlMs) / 1000);
+  /** Which of the contact's email and phone a link was found by: digests, compared only. */
   const matchOf = (email: string | undefined, phone: string | undefined) =>
-    `${email ? short(`e${email}`) : ''} ${phone ? short(`p${phone}`) : ''}`;
+    `${email ? digest(`e${email}`) : ''},${phone ? digest(`p${phone}`) : ''}`;
   const stillMatches = (match: string, contact: ObservedContact) => {
-    const [email = '', phone = ''] = match.split(' ');
-    const now = matchOf(contact.email, contact.phoneE164).split(' ');
-    return (email !== '' && email === now[0]) || (phone !== '' && phone === now[1]);
+    const [email = '', phone = ''] = match.split(',');
+    const [nowEmail, nowPhone] = matchOf(contact.email, contact.phoneE164).split(',');
+    return (email !== '' && email === nowEmail) || (phone !== '' && phone === nowPhone);
   };
 
   return {
     /** The link remembered for a DMS contact, if any. */
     async recall(org: string, dmsId: string): Promise<RememberedLink | undefined> {
-      const value = await redis.get(memoryKey(org, dmsId));
+      const value = await redis.hget(keys(org).links, dmsId);
       if (value === null) return undefined;
-      const [contactId = '', conversation = '', content = ''] = value.split('\t');
+      const [contactId = '', conversation = '', content = '', expires = '0'] = value.split('\t');
+      if (Number(expires) <= seconds()) return undefined;
       return { contactId, conversation: conversation === '' ? null : conversation, content };
     },
 
@@ -169,15 +242,22 @@ export function createLinkMemory({ redis, prefix, ttlMs, linkUrl }: LinkMemoryOp
       link: { contactId: string; conversation: string | null; url: string },
     ): Promise<void> {
       const { organization: org, dmsContactId: dmsId } = job;
+      const { contactId, conversation } = link;
+      // Tabs and spaces separate the stored fields; an id holding one is simply not remembered.
+      if (/[\s|]/.test(contactId) || /\s/.test(conversation ?? '')) return;
+      const k = keys(org);
       await redis.contactLinkerMemoryRemember(
-        memoryKey(org, dmsId),
-        reverseKey(link.contactId),
-        waitingKey(org, dmsId),
-        prefix,
+        k.links,
+        k.linked,
+        k.waiting,
+        k.byEmail,
+        k.byPhone,
+        organizations,
         org,
         dmsId,
-        [link.contactId, link.conversation ?? '', contentOf(job, link.url)].join('\t'),
-        matchOf(job.email, job.phoneE164),
+        contactId,
+        [contactId, conversation ?? '', contentOf(job, link.url), expiry()].join('\t'),
+        `${dmsId}|${matchOf(job.email, job.phoneE164)}|${expiry()}`,
         ttlMs,
       );
     },
@@ -185,13 +265,16 @@ export function createLinkMemory({ redis, prefix, ttlMs, linkUrl }: LinkMemoryOp
     /** `job`'s DMS contact waits for its Web1on1 contact, instead of whatever it waited for before. */
     async wait(job: LinkContactJob): Promise<void> {
       const { organization: org, dmsContactId: dmsId } = job;
-      const entry = JSON.stringify([job.email ?? '', job.phoneE164 ?? '', job.phoneRaw ?? '']);
+      const entry = [job.email ?? '', job.phoneE164 ?? '', job.phoneRaw ?? '', expiry()];
+      const k = keys(org);
       await redis.contactLinkerMemoryWait(
-        waitingKey(org, dmsId),
-        prefix,
+        k.waiting,
+        k.byEmail,
+        k.byPhone,
+        organizations,
         org,
         dmsId,
-        entry,
+        JSON.stringify(entry),
         job.email ?? '',
         job.phoneE164 ?? '',
         ttlMs,
@@ -200,78 +283,121 @@ export function createLinkMemory({ redis, prefix, ttlMs, linkUrl }: LinkMemoryOp
 
     /** The DMS contact waits no more (it was found ambiguous, or linked). */
     async stopWaiting(org: string, dmsId: string): Promise<void> {
-      await redis.contactLinkerMemoryUnwait(waitingKey(org, dmsId), prefix, org, dmsId);
+      const k = keys(org);
+      await redis.contactLinkerMemoryUnwait(k.waiting, k.byEmail, k.byPhone, dmsId);
     },
 
     /**
      * Takes in what a webhook shows of a Web1on1 contact: forgets each remembered link of it that
      * the contact no longer carries or no longer matches, and returns the DMS contacts waiting for
-     * its email or phone. Costs Redis reads only.
+     * its email or phone. Costs Redis reads only, unless there is something to forget.
      */
     async observe(contact: ObservedContact): Promise<WaitingContact[]> {
       const org = contact.organization;
-      const [remembered, byEmail, byPhone] = await Promise.all([
-        redis.hgetall(reverseKey(contact.id)),
-        contact.email ? redis.hkeys(indexKey('email', org, contact.email)) : [],
-        contact.phoneE164 ? redis.hkeys(indexKey('phone', org, contact.phoneE164)) : [],
+      const k = keys(org);
+      const [linked, byEmail, byPhone] = await Promise.all([
+        redis.hget(k.linked, contact.id),
+        contact.email ? redis.hget(k.byEmail, contact.email) : null,
+        contact.phoneE164 ? redis.hget(k.byPhone, contact.phoneE164) : null,
       ]);
       const links = contact.linkUrls && new Set(contact.linkUrls);
+      const items = linked === null ? [] : linked.split(' ');
       await Promise.all(
-        Object.entries(remembered).map(async ([dmsId, match]) => {
-          const linked = links === undefined || links.has(linkUrl(dmsId));
-          if (linked && stillMatches(match, contact)) return;
-          await redis.contactLinkerMemoryForget(
-            memoryKey(org, dmsId),
-            reverseKey(contact.id),
-            contact.id,
-            dmsId,
-          );
+        items.map(async (item) => {
+          const [dmsId = '', match = '', expires = '0'] = item.split('|');
+          const current = Number(expires) > seconds();
+          const carried = links === undefined || links.has(linkUrl(dmsId));
+          if (current && carried && stillMatches(match, contact)) return;
+          await redis.contactLinkerMemoryForget(k.links, k.linked, contact.id, dmsId);
         }),
       );
-      const waiting = await Promise.all(
-        [...new Set([...byEmail, ...byPhone])].map(async (dmsId) => {
-          const entry = await redis.get(waitingKey(org, dmsId));
-          if (entry === null) return undefined;
-          const [email, phoneE164, phoneRaw] = JSON.parse(entry) as [string, string, string];
-          return {
+      const candidates = [...new Set(`${byEmail ?? ''} ${byPhone ?? ''}`.split(' '))].filter(
+        (id) => id !== '',
+      );
+      if (candidates.length === 0) return [];
+      const entries = await redis.hmget(k.waiting, ...candidates);
+      return candidates.flatMap((dmsId, i) => {
+        const entry = entries[i];
+        if (!entry) return [];
+        const [email, phoneE164, phoneRaw, expires] = JSON.parse(entry) as [
+          string,
+          string,
+          string,
+          number,
+        ];
+        if (expires <= seconds()) return [];
+        return [
+          {
             dmsContactId: dmsId,
             organization: org,
             ...(email ? { email } : {}),
             ...(phoneE164 ? { phoneE164 } : {}),
             ...(phoneRaw ? { phoneRaw } : {}),
-          };
-        }),
-      );
-      return waiting.filter((w): w is WaitingContact => w !== undefined);
+          },
+        ];
+      });
+    },
+
+    /**
+     * Deletes the entries that have expired, and forgets organizations with nothing left. Reads every
+     * entry once (HSCAN), so run it rarely (the worker: hourly); between sweeps an expired entry only
+     * takes space, since reads ignore it. @returns how many links and waiting contacts it dropped
+     */
+    async sweep(): Promise<number> {
+      let dropped = 0;
+      for (const org of await redis.smembers(organizations)) {
+        const k = keys(org);
+        const present = await redis.exists(k.links, k.linked, k.waiting);
+        if (present === 0) {
+          await redis.srem(organizations, org);
+          continue;
+        }
+        for (const [kind, key] of [
+          ['link', k.links],
+          ['linked', k.linked],
+          ['waiting', k.waiting],
+        ] as const) {
+          let cursor = '0';
+          do {
+            const [next, flat] = await redis.hscan(key, cursor, 'COUNT', 500);
+            cursor = next;
+            const fields = flat.filter((_, i) => i % 2 === 0).flatMap((field) => [kind, field]);
+            if (fields.length === 0) continue;
+            dropped += await redis.contactLinkerMemorySweep(
+              k.links,
+              k.linked,
+              k.waiting,
+              k.byEmail,
+              k.byPhone,
+              seconds(),
+              ...fields,
+            );
+          } while (cursor !== '0');
+        }
+      }
+      return dropped;
     },
   };
 }
 
 export type LinkMemory = ReturnType<typeof createLinkMemory>;
 
-/** `*`, `?`, `[`, `]` and `\\` mean something in a SCAN pattern; a prefix may hold them. */
-const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-
-async function countKeys(redis: Redis, pattern: string): Promise<number> {
-  let count = 0;
-  for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) {
-    count += (keys as string[]).length;
-  }
-  return count;
-}
-
 /**
- * How many links are remembered and how many DMS contacts wait, for `pnpm cli queues stats`. A SCAN
- * of the keyspace: its cost grows with every key in Redis, so it is for an operator's look, not a
- * metric scraped every few seconds.
+ * How many links are remembered and how many DMS contacts wait, for `pnpm cli queues stats`: the
+ * fields of each organization's hashes, expired entries included until the next sweep drops them.
  */
 export async function countLinkMemory(
   redis: Redis,
   prefix: string,
 ): Promise<{ links: number; waiting: number }> {
-  const [links, waiting] = await Promise.all([
-    countKeys(redis, `${globEscape(prefix)}:link-memory:*`),
-    countKeys(redis, `${globEscape(prefix)}:waiting:*`),
-  ]);
-  return { links, waiting };
+  const orgs = await redis.smembers(`${prefix}:memory-organizations`);
+  const counts = await Promise.all(
+    orgs.map((org) =>
+      Promise.all([redis.hlen(`${prefix}:links:${org}`), redis.hlen(`${prefix}:waiting:${org}`)]),
+    ),
+  );
+  return counts.reduce(
+    (sum, [links, waiting]) => ({ links: sum.links + links, waiting: sum.waiting + waiting }),
+    { links: 0, waiting: 0 },
+  );
 }
