@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis';
 import { backlogCase } from './cases/backlog.ts';
 import { budgetCase } from './cases/budget.ts';
 import { e2eCase } from './cases/e2e.ts';
+import { economyCase } from './cases/economy.ts';
 import { ingressCase } from './cases/ingress.ts';
 import { outageCase } from './cases/outage.ts';
 import { workerCase } from './cases/worker.ts';
@@ -45,6 +46,7 @@ const CASES: Record<string, BenchCase> = {
   e2e: e2eCase,
   outage: outageCase,
   backlog: backlogCase,
+  economy: economyCase,
 };
 
 const USAGE = `usage: pnpm bench [--smoke] [--only <case>[,<case>...]] [--profile]

@@ -17,12 +17,15 @@ export interface Server {
   url: string;
 }
 
-/** The product ingress (`node apps/ingress/src/main.ts`), resolved when `/readyz` answers 200. */
+/**
+ * The product ingress (`node apps/ingress/src/main.ts`), resolved when `/readyz` answers 200. `port`
+ * (default: a free one) lets a caller name its URL before it runs, e.g. as a sandbox's webhook target.
+ */
 export async function startProductIngress(
   ctx: BenchContext,
-  { label, prefix }: { label: string; prefix: string },
+  { label, prefix, port: wanted }: { label: string; prefix: string; port?: number },
 ): Promise<Server> {
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const proc = spawnNode(
     label,
     'apps/ingress/src/main.ts',
