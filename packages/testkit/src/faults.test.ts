@@ -18,7 +18,9 @@ beforeEach(async () => {
     method: ['GET', 'POST'],
     url: '/probe',
     handler: async (request, reply) => {
-      if (await faults.intercept(reply, request.method)) return 'passed';
+      if (await faults.intercept(reply, request.method)) {
+        return faults.heldAfterApply(reply) ? 'held' : 'passed';
+      }
       // A hang hijacks the reply and never answers; the probe answers for it so the test can see it.
       if (!reply.raw.headersSent) reply.raw.end('hang');
       return reply;
@@ -28,7 +30,7 @@ beforeEach(async () => {
 
 const probe = async (method: 'GET' | 'POST' = 'GET') => {
   const res = await app.inject({ method, url: '/probe' });
-  return res.body === 'passed' || res.body === 'hang' ? res.body : res.statusCode;
+  return ['passed', 'hang', 'held'].includes(res.body) ? res.body : res.statusCode;
 };
 const control = (payload: unknown) =>
   app.inject({ method: 'POST', url: '/_sandbox/faults', payload: JSON.stringify(payload) });
@@ -56,6 +58,16 @@ describe('precedence', () => {
       'passed',
       502,
       'hang',
+    ]);
+  });
+
+  it('an afterApply hang lets its request through to be applied, its answer marked held', async () => {
+    faults.hangNext(1, { method: 'POST', afterApply: true });
+    faults.hangNext(1);
+    expect([await probe('GET'), await probe('POST'), await probe('POST')]).toEqual([
+      'hang',
+      'held',
+      'passed',
     ]);
   });
 
@@ -95,7 +107,9 @@ describe('POST /_sandbox/faults', () => {
     expect((await control({ hangNext: { count: 1, method: 'get' } })).json()).toMatchObject({
       queuedHangs: 3,
     });
-    expect((await control({})).json()).toMatchObject({ faults: {}, queuedHangs: 3 });
+    const afterApply = { hangNext: { count: 1, method: 'post', afterApply: true } };
+    expect((await control(afterApply)).json()).toMatchObject({ queuedHangs: 4 });
+    expect((await control({})).json()).toMatchObject({ faults: {}, queuedHangs: 4 });
   });
 
   it('answers 400 in the sandbox error shape for a body that is not a fault control', async () => {

@@ -46,14 +46,28 @@ const Failure = z.object({
 });
 export type Failure = z.infer<typeof Failure>;
 
+/** One queued hang. */
+const Hang = z.object({
+  /** Only a request with this method takes it. @defaultValue any method */
+  method: z.string().optional(),
+  /**
+   * Let the request through first and hold only its answer: the sandbox applies it (a PATCH is
+   * stored, its webhook sent) and then never answers, as when an API's answer is lost after the
+   * write. Honoured by the sandboxes that ask `heldAfterApply` (the Web1on1 sandbox's API routes);
+   * elsewhere the request is answered as usual. @defaultValue false: hang before applying
+   */
+  afterApply: z.boolean().optional(),
+});
+export type Hang = z.infer<typeof Hang>;
+
 /** Body of `POST /_sandbox/faults`: standing faults, plus optional queued ones. */
 const FaultControl = StandingFaults.extend({
   failNext: Failure.extend({ count: Count.default(1) }).optional(),
-  /** A count, or `{ count, method }`. */
+  /** A count, or `{ count, method?, afterApply? }`. */
   hangNext: z
     .union([
       Count.transform((count) => ({ count, method: undefined })),
-      z.object({ count: Count.default(1), method: z.string().optional() }),
+      Hang.extend({ count: Count.default(1) }),
     ])
     .optional(),
   rateLimitFor: z.object({ ms: z.number(), retryAfterSec: z.number() }).optional(),
@@ -72,13 +86,16 @@ type Fault = { status: number; headers: Record<string, string>; body: unknown };
 
 /**
  * The fault state of one sandbox and its effect on a request. Precedence: a rate-limit window, then
- * queued failures, then queued hangs (each the first one whose method fits), then the standing
- * faults' `status`, `hangRate` and `errorRate`.
+ * queued failures, then queued hangs (each the first one whose method fits; an `afterApply` one
+ * lets the request through and holds its answer), then the standing faults' `status`, `hangRate`
+ * and `errorRate`.
  */
 export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
   let standing: Faults = {};
   let failures: Failure[] = [];
-  let hangs: Array<{ method?: string }> = [];
+  let hangs: Hang[] = [];
+  // Requests let through by an `afterApply` hang, whose answer is to be held once applied.
+  const held = new WeakSet<FastifyReply>();
   let rateLimit = { until: 0, retryAfterSec: 0 };
   // Aborts latency waits on close, so a delayed request neither answers nor holds the process.
   const closing = new AbortController();
@@ -94,7 +111,7 @@ export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
     return at < 0 ? undefined : queue.splice(at, 1)[0];
   }
 
-  function decide(method: string): Fault | 'hang' | undefined {
+  function decide(method: string): Fault | 'hang' | 'hold' | undefined {
     if (Date.now() < rateLimit.until) {
       const headers = { 'retry-after': String(rateLimit.retryAfterSec) };
       return fault(429, headers, errorBody(429, 'Too many requests'));
@@ -107,7 +124,8 @@ export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
       if (location !== undefined) headers.location = location;
       return fault(status, headers, body);
     }
-    if (take(hangs, method)) return 'hang';
+    const hang = take(hangs, method);
+    if (hang) return hang.afterApply ? 'hold' : 'hang';
     if (standing.status !== undefined) return fault(standing.status);
     const random = standing.random ?? Math.random;
     if (standing.hangRate && random() < standing.hangRate) return 'hang';
@@ -128,7 +146,7 @@ export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
     failNext(count: number, f: Failure): void {
       for (let i = 0; i < count; i += 1) failures.push(upper(f));
     },
-    hangNext(count: number, f: { method?: string } = {}): void {
+    hangNext(count: number, f: Hang = {}): void {
       for (let i = 0; i < count; i += 1) hangs.push(upper(f));
     },
     /** For `ms` from now, every request answers 429 with `Retry-After: retryAfterSec`. */
@@ -160,11 +178,14 @@ export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
     /**
      * Runs one request through the faults: decides on arrival (so queued faults go to requests in
      * arrival order), waits the latency, then answers the fault or leaves the request hanging until
-     * the sandbox closes. Resolves `true` when the caller should answer normally. Without a `method`
-     * nothing is injected but the latency.
+     * the sandbox closes. Resolves `true` when the caller should answer normally (or apply the
+     * request and then hold its answer: see `heldAfterApply`). Without a `method` nothing is
+     * injected but the latency.
      */
     async intercept(reply: FastifyReply, method: string | undefined): Promise<boolean> {
-      const outcome = method === undefined ? undefined : decide(method);
+      const decided = method === undefined ? undefined : decide(method);
+      if (decided === 'hold') held.add(reply);
+      const outcome = decided === 'hold' ? undefined : decided;
       const delay = standing.latencyMs ?? latencyMs;
       const waited = (ms: number) => sleep(ms, true, { signal: closing.signal }).catch(() => false);
       if (outcome === 'hang' || (delay > 0 && !(await waited(delay)))) {
@@ -173,6 +194,14 @@ export function createFaults({ errorBody, latencyMs = 0 }: FaultsOptions) {
       }
       if (outcome) sendJson(reply, outcome.status, outcome.body, outcome.headers);
       return outcome === undefined;
+    },
+    /**
+     * Whether `intercept` let this request through under an `afterApply` hang: the caller applies
+     * it, then calls `reply.hijack()` instead of answering, and the socket stays open until the
+     * client gives up or the sandbox closes.
+     */
+    heldAfterApply(reply: FastifyReply): boolean {
+      return held.has(reply);
     },
     close(): void {
       closing.abort();

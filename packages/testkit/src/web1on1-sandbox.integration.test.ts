@@ -301,6 +301,79 @@ describe('faults', () => {
     sandbox = await startWeb1on1Sandbox(); // afterEach closes it
   });
 
+  it('hangNext afterApply stores the PATCH and sends its webhook, then never answers', async () => {
+    const hooks: Array<{ event: string; data: { contact: { id: string; links: unknown[] } } }> = [];
+    const receiver = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        hooks.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { port } = receiver.address() as AddressInfo;
+    const withHook = await startWeb1on1Sandbox({
+      organizationId: ORG,
+      webhook: { url: `http://127.0.0.1:${port}/webhook`, secret: 's' },
+    });
+    try {
+      const seeded = withHook.addContact({
+        organization: ORG,
+        profile: { email: 'h@example.com' },
+      });
+      const headers = {
+        authorization: `Bearer ${withHook.issueToken()}`,
+        'content-type': 'application/json',
+      };
+      const patch = (id: string, body: unknown) =>
+        fetch(`${withHook.url}/v2/contacts/${id}`, {
+          method: 'PATCH',
+          headers,
+          body: JSON.stringify(body),
+        });
+      // Over HTTP, as a sandbox in another process is told; a lower-case method fits too.
+      const queued = await fetch(`${withHook.url}/_sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hangNext: { count: 2, method: 'patch', afterApply: true } }),
+      });
+      expect(await queued.json()).toMatchObject({ queuedHangs: 2 });
+
+      const links = [{ label: 'DMS', url: 'https://dms/held' }];
+      const held = patch(seeded.id, { links }).then(
+        (r) => r.status,
+        (e: unknown) => e,
+      );
+      await waitFor(() => withHook.getContact(seeded.id)?.links.length === 1);
+      await waitFor(() => hooks.length === 1);
+      expect(hooks[0]).toMatchObject({
+        event: 'contact.update',
+        data: { contact: { id: seeded.id, links } },
+      });
+      // A GET is not held, and sees the change; a PATCH the API refuses is answered as usual.
+      const read = await fetch(`${withHook.url}/v2/contacts/${seeded.id}`, { headers });
+      expect(await read.json()).toMatchObject({ links });
+      expect((await patch('000000000000000000000000', { links })).status).toBe(404);
+      expect(withHook.requests.map((r) => [r.method, r.status])).toEqual([
+        ['PATCH', 0],
+        ['GET', 200],
+        ['PATCH', 404],
+      ]);
+      expect(withHook.requests[0]?.endedAt).toBe(0);
+
+      const started = performance.now();
+      await withHook.close();
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(await held).toBeInstanceOf(Error);
+      expect(withHook.requests[0]).toMatchObject({ status: 0, endedAt: expect.any(Number) });
+      expect(withHook.requests[0]?.endedAt).toBeGreaterThan(0);
+    } finally {
+      await withHook.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
   it('standing faults: errorRate, hangRate with an injected random, and latency', async () => {
     const draws = [0.1, 0.9, 0.9];
     sandbox.setFaults({ errorRate: 0.5, errorStatus: 502, random: () => draws.shift() ?? 0.9 });

@@ -116,8 +116,13 @@ export interface Web1on1Sandbox {
    * `retryAfterSec` is set, and `body` (default: the API's error shape). Checked before standing faults.
    */
   failNext(count: number, f: Failure): void;
-  /** Never answers the next `count` requests (with `method`, when given) until `close()`. */
-  hangNext(count: number, f?: { method?: string }): void;
+  /**
+   * Never answers the next `count` requests (with `method`, when given) until `close()`. With
+   * `afterApply`, each is applied first (a PATCH or create is stored and its webhook sent; a request
+   * the API refuses is answered with its error as usual) and only the answer is held: a client that
+   * gives up or dies then has changed the contact without knowing it.
+   */
+  hangNext(count: number, f?: { method?: string; afterApply?: boolean }): void;
   /** For `ms` from now, every `/v2/*` request answers 429 with `Retry-After: retryAfterSec`. */
   rateLimitFor(ms: number, retryAfterSec: number): void;
   /** Stops listening and destroys every socket, hanging ones included; aborts webhooks in flight. */
@@ -144,7 +149,7 @@ const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
  * - `GET /_sandbox/requests`;
  * - `POST /_sandbox/faults` with `Web1on1Faults` (without `random`), or
  *   `{ failNext: { count, status, retryAfterSec?, method?, body? } }`,
- *   `{ hangNext: { count, method? } }`, `{ rateLimitFor: { ms, retryAfterSec } }`;
+ *   `{ hangNext: { count, method?, afterApply? } }`, `{ rateLimitFor: { ms, retryAfterSec } }`;
  * - `POST /_sandbox/token` (body: optional `{ expiresInSec, scope, email }`) →
  *   `{ token, refreshToken, email }`;
  * - `POST /_sandbox/reset`.
@@ -358,7 +363,19 @@ export async function startWeb1on1Sandbox(
       if (record) Object.assign(record, { status: reply.statusCode, endedAt: Date.now() });
     });
     for (const [url, handlers] of Object.entries(routes)) {
-      for (const [method, handler] of Object.entries(handlers)) api.route({ method, url, handler });
+      for (const [method, handler] of Object.entries(handlers)) {
+        api.route({
+          method,
+          url,
+          async handler(request, reply) {
+            const answer = await handler.call(this, request, reply);
+            // hangNext({ afterApply }): the change is stored; its answer never leaves.
+            if (!faults.heldAfterApply(reply)) return answer;
+            reply.hijack();
+            return reply;
+          },
+        });
+      }
       api.route({
         url,
         method: api.supportedMethods.filter((m) => !(m in handlers)),
