@@ -16,6 +16,8 @@
  *    notify-dms job is stuck delivering `contact.created` to the DMS and the link job is stuck in its
  *    search. Both run again; the notify-dms job observes the contact a second time, which must not
  *    link it twice.
+ * 4. A Redis restart (AOF) under the running processes keeps both: a remembered link still answers a
+ *    re-post without any Web1on1 request, and a waiting DMS contact is still linked from its webhook.
  *
  * Invariant (`checkInvariants`), every scenario: every link-contact job (the webhook-made ones
  * included) and every notify-dms job completed, none dead-lettered, each contact carries its link
@@ -50,6 +52,8 @@ interface JobView {
 describe('fault: link memory and waiting contacts when the worker is SIGKILLed', () => {
   const running = systemForSuite({
     workers: 1,
+    // AOF, as the compose file runs Redis, for scenario 4.
+    redis: { appendonly: true, appendfsync: 'always' },
     workerEnv: { NOT_FOUND_ATTEMPTS: '1', WEB1ON1_RATE_LIMIT: '1000/1s' },
   });
   let current: AppProcess | undefined;
@@ -309,5 +313,48 @@ describe('fault: link memory and waiting contacts when the worker is SIGKILLed',
       });
     },
     SCENARIO_MS + 20_000,
+  );
+
+  it(
+    'keeps the link memory and the waiting contacts across a Redis restart',
+    async () => {
+      const sys = running();
+      const started = performance.now();
+      const [linked] = await sys.seedContacts(1, 'restart');
+      if (!linked) throw new Error('no contact seeded');
+      const [jobId] = await sys.postAll([linked.event]);
+      expect(await settled(sys, jobId ?? '')).toMatchObject({ outcome: 'linked' });
+      const waitingJob = await waitingDmsContact(sys, 'RESTART-WAIT', 'restart-wait@example.com');
+
+      await sys.redis.stop();
+      await sys.redis.start();
+
+      const before = (await sys.apiRequests()).length;
+      const [again] = await waitFor(async () => {
+        const ids = await sys.postAll([linked.event]).catch(() => []);
+        return ids.length === 1 ? ids : undefined;
+      });
+      expect(await settled(sys, again ?? '')).toMatchObject({
+        outcome: 'already_linked',
+        result: { contactId: linked.contact.id },
+      });
+      expect((await sys.apiRequests()).length).toBe(before);
+
+      const contact = await createOverHttp(sys, 'restart-wait@example.com');
+      await waitFor(() => contactLinked(sys, contact.id, 'RESTART-WAIT').length > 0, {
+        timeoutMs: 10_000,
+        message: 'the waiting contact linked after the restart',
+      });
+      await sys.waitDrained(10_000);
+      const links = new Map([
+        [linked.contact.id, [linked.dmsId]],
+        [contact.id, ['RESTART-WAIT']],
+      ]);
+      await sys.checkInvariants({ linkJobs: [jobId ?? '', again ?? '', waitingJob], links });
+      report('link-memory-redis-restart', {
+        scenario_s: ((performance.now() - started) / 1000).toFixed(1),
+      });
+    },
+    SCENARIO_MS,
   );
 });

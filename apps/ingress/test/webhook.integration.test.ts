@@ -79,6 +79,8 @@ describe('POST /webhook', () => {
         id: 'c-1',
         conversation: 'conv-1',
         profile: { email: 'jane@example.com', telephone: '+31612345678', name: 'Jane' },
+        // The event shows the contact's links (none): the worker's link memory reads them.
+        linkUrls: [],
       },
     });
   });
