@@ -4,11 +4,17 @@
  * linked from its Web1on1 contact's webhook, and strangers' webhooks cost nothing. The worker
  * runtime as main.ts builds it, chipchat against the sandbox, a real Redis.
  */
-import type { NotifyDmsJob } from '@contact-linker/contracts';
+import { type NotifyDmsJob, TransientError, type Web1on1Contact } from '@contact-linker/contracts';
+import { createLinkMemory } from '@contact-linker/link-memory';
+import { createLogger } from '@contact-linker/observability';
 import { PRIORITY, QUEUE } from '@contact-linker/queues';
 import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
+import { createContactGuard } from '../src/contact-guard.ts';
+import { createNotifyState } from '../src/notify-state.ts';
+import { createLinkContactProcessor } from '../src/processors/link-contact.ts';
 import { ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
 
 const test = redisTest.extend('stack', async ({ redisUrl, prefix }, { onCleanup }) => {
@@ -251,6 +257,61 @@ describe('lookups of a contact nobody matches', () => {
         expect(lists()).toBe(3);
       } finally {
         await stack.close();
+      }
+    },
+  );
+});
+
+describe('the memory and contact.linked', () => {
+  redisTest(
+    'a link is remembered only once its contact.linked is queued, so a run cut short before that sends it on the retry',
+    async ({ redisUrl, prefix }) => {
+      const redis = new Redis(redisUrl);
+      try {
+        const contact: Web1on1Contact = {
+          id: 'w-1',
+          organization: ORG,
+          conversation: 'conv-1',
+          profile: { email: 'jane@example.com' },
+          links: [],
+        };
+        const queued: string[] = [];
+        let failNotify = 1;
+        const link = createLinkContactProcessor({
+          web1on1: {
+            findContacts: async () => [contact],
+            getContact: async () => contact,
+            addLink: async (_id, l) => {
+              contact.links = [...(contact.links ?? []), l];
+              return { status: 'linked', contact };
+            },
+          },
+          contactGuard: createContactGuard({ redis, prefix }),
+          link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
+          // The worker dies (here: Redis fails) between the PATCH and queueing contact.linked.
+          notifyLinked: async (job) => {
+            if (failNotify-- > 0) throw new TransientError('Redis went away');
+            queued.push(job.webhookId);
+          },
+          notifyState: createNotifyState(redis, prefix),
+          memory: createLinkMemory({ redis, prefix, ttlMs: 60_000, linkUrl: (id) => id }),
+          notFoundAttempts: 3,
+        });
+        const data = {
+          dmsContactId: 'D-1',
+          organization: ORG,
+          email: 'jane@example.com',
+          receivedAt: new Date().toISOString(),
+        };
+        const job = (attemptsMade: number) =>
+          ({ id: 'j-1', data, attemptsMade, opts: { attempts: 3 } }) as unknown as Job;
+        const context = { log: createLogger({ name: 'order-test', level: 'silent' }) };
+        await expect(link(job(0), context)).rejects.toThrow(/Redis went away/);
+        // The retry finds the link on the contact and queues the notification the first run could not.
+        await expect(link(job(1), context)).resolves.toMatchObject({ outcome: 'already_linked' });
+        expect(queued).toHaveLength(1);
+      } finally {
+        redis.disconnect();
       }
     },
   );

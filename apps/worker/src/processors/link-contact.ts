@@ -160,10 +160,6 @@ export function createLinkContactProcessor(
       },
     );
     const conversation = contact.conversation ?? null;
-    // A worker killed before this line leaves no memory: the job runs again, finds the link on the
-    // contact (`already_linked`) and remembers it then.
-    await deps.memory.remember(data, { contactId: contact.id, conversation, url });
-    if (status === 'linked') deps.onLinked?.(data.webhookMatch ? 'webhook' : 'dms_post');
 
     if (deps.notifyLinked) {
       const profile = notifiedProfile(contact);
@@ -181,6 +177,12 @@ export function createLinkContactProcessor(
         webhookId,
       );
     }
+    // Last, after `contact.linked` is queued: a remembered link answers the next event of this
+    // content without a lookup and sends nothing, so a worker killed between the two must leave no
+    // memory. The job then runs again, finds the link on the contact (`already_linked`), queues the
+    // same notification (same id) and remembers it.
+    await deps.memory.remember(data, { contactId: contact.id, conversation, url });
+    if (status === 'linked') deps.onLinked?.(data.webhookMatch ? 'webhook' : 'dms_post');
     return { outcome: status, contactId: contact.id, conversation };
   };
 }
