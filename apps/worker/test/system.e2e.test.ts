@@ -114,6 +114,8 @@ describe('system: real ingress and worker processes', () => {
         DMS_LINK_ICON: LINK_ICON,
         DMS_NOTIFY_URL: dms.url,
         DMS_NOTIFY_SECRET: dmsSecret,
+        // One lookup, then `not_found` and waiting: no backoff between lookups to sit through.
+        NOT_FOUND_ATTEMPTS: '1',
       }),
     ]);
     queueConnection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
@@ -365,6 +367,90 @@ describe('system: real ingress and worker processes', () => {
     });
     expect(web1on1.requests.slice(before).filter((r) => r.status === 503)).toHaveLength(2);
     expect(web1on1.getContact(sam.id)?.links).toHaveLength(1);
+  });
+
+  it('a DMS contact nobody matched is linked when its Web1on1 contact is created; a repeat is answered from the link memory', async () => {
+    const { web1on1, dms } = sys();
+    const dmsId = 'DMS-WAIT-1';
+    const start = web1on1.requests.length;
+    const event = { id: dmsId, organization: ORG, email: '  Late.Visitor@Example.com ' };
+
+    // 1. Nobody to link yet: one search, then `not_found`.
+    const first = await postContact(event);
+    expect(await settledJob(first)).toEqual({
+      jobId: first,
+      state: 'completed',
+      outcome: 'not_found',
+    });
+    const searches = web1on1.requests.slice(start).map((r) => `${r.method} ${r.path}`);
+    expect(searches).toEqual(['GET /v2/contacts']);
+    expect(web1on1.requests[start]?.query).toMatchObject({
+      organization: ORG,
+      'profile.email': 'late.visitor@example.com',
+    });
+
+    // 2. The visitor shows up in Web1on1: created over HTTP, so the sandbox sends the ingress its
+    //    signed contact.create webhook, as Web1on1 does.
+    const created = await fetch(`${web1on1.url}/_sandbox/contacts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        organization: ORG,
+        profile: { email: 'late.visitor@example.com', name: 'Late Visitor' },
+      }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(created.status).toBe(201);
+    const contact = (await created.json()) as SandboxContact;
+    const linkUrl = `${dms.baseUrl}/customer/${dmsId}/`;
+
+    // 3. Within a few seconds: the link on the contact, and contact.linked at the DMS.
+    await waitFor(() => (web1on1.getContact(contact.id)?.links.length ?? 0) > 0, {
+      timeoutMs: 5_000,
+      message: 'the DMS link on the new Web1on1 contact',
+    }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${logsOf()}`, { cause: error });
+    });
+    expect(web1on1.getContact(contact.id)?.links).toEqual([
+      { label: 'View in DMS', url: linkUrl, icon: LINK_ICON },
+    ]);
+    const linked = await waitFor(
+      () =>
+        deliveriesFor(contact.id).find((d) => (d.body as Notification).type === 'contact.linked'),
+      { timeoutMs: 5_000, message: 'contact.linked at the DMS' },
+    );
+    expect(linked.verified, 'Standard Webhooks signature').toBe(true);
+    expect(linked.status).toBe(200);
+    expect(linked.body).toMatchObject({
+      type: 'contact.linked',
+      organization: ORG,
+      data: { contactId: contact.id, conversation: contact.conversation, dmsContactId: dmsId },
+    });
+    // The webhook match: one search by what Web1on1 holds, then the PATCH; nothing else.
+    expect(web1on1.requests.slice(start + 1).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /v2/contacts',
+      `PATCH /v2/contacts/${contact.id}`,
+    ]);
+
+    // 4. The same DMS event again: answered from the link memory, no Web1on1 request.
+    const requestsBefore = web1on1.requests.length;
+    const second = await postContact(event);
+    expect(await settledJob(second)).toEqual({
+      jobId: second,
+      state: 'completed',
+      outcome: 'already_linked',
+      result: { contactId: contact.id, conversation: contact.conversation },
+    });
+    // Long enough for the PATCH's echo webhook to have been handled too.
+    await sleep(500);
+    expect(web1on1.requests.slice(requestsBefore)).toEqual([]);
+    expect(web1on1.getContact(contact.id)?.links).toHaveLength(1);
+    // The DMS heard of the new contact and of the link, once each; the link's echo is not forwarded.
+    expect(
+      deliveriesFor(contact.id)
+        .map((d) => `${(d.body as Notification).type} ${d.status}`)
+        .sort(),
+    ).toEqual(['contact.created 200', 'contact.linked 200']);
   });
 
   it('both processes shut down cleanly on SIGTERM', async () => {
