@@ -18,6 +18,8 @@ export interface RetryPolicyOptions {
   queueName: string;
   /** Each job gets `logger.child({ queue, jobId })`. */
   logger: Logger;
+  /** Called as each run starts. */
+  onStart?: (job: Job) => void;
   /** Reports how each run ended (the result's `outcome`, or retry / dead_lettered / rate_limited). */
   onRun?: (outcome: string, seconds: number) => void;
 }
@@ -34,9 +36,10 @@ export interface RetryPolicyOptions {
  */
 export function withRetryPolicy<D, R>(
   processor: (job: Job<D, R>, context: JobContext) => Promise<R>,
-  { queueName, logger, onRun }: RetryPolicyOptions,
+  { queueName, logger, onStart, onRun }: RetryPolicyOptions,
 ) {
   return async (job: Job<D, R>, token?: string): Promise<R> => {
+    onStart?.(job);
     const log = logger.child({ queue: queueName, jobId: job.id });
     const started = performance.now();
     const report = (outcome: string) => onRun?.(outcome, (performance.now() - started) / 1000);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
+  PRIORITY,
   QUEUE,
   queueCatalog,
   type RedisClient,
@@ -29,7 +30,7 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   /** @defaultValue 5_000 */
   stalledIntervalMs?: number;
-  metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause'>;
+  metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause' | 'observeLinkWait'>;
 }
 
 export interface RunningWorkers {
@@ -66,6 +67,17 @@ export function startWorkers({
     const policy = withRetryPolicy(process, {
       queueName,
       logger,
+      // How long accepted DMS events wait for a worker, live and bulk apart: the first start only
+      // (a retry's or a stalled re-run's wait is backoff or recovery, not queueing).
+      ...(queueName === QUEUE.linkContact && metrics
+        ? {
+            onStart: (job: Job) => {
+              if ((job.attemptsStarted ?? 1) > 1) return;
+              const tier = job.opts.priority === PRIORITY.bulk ? 'bulk' : 'live';
+              metrics.observeLinkWait(tier, Math.max(0, Date.now() - job.timestamp) / 1000);
+            },
+          }
+        : {}),
       onRun: (outcome, seconds) => {
         metrics?.observeJob(queueName, outcome, seconds);
         if (outcome === 'rate_limited') metrics?.observePause(queueName);

@@ -1,4 +1,4 @@
-import { QUEUE } from '@contact-linker/queues';
+import { PRIORITY, QUEUE } from '@contact-linker/queues';
 import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
 import { describe, expect } from 'vitest';
 import { ORG, settled, startWorkerStack } from './worker-harness.ts';
@@ -39,6 +39,10 @@ describe('worker metrics', () => {
             status: '200',
           }),
         ).toBe(1);
+        // Two live jobs waited for their first start (the retried one is counted once); no bulk.
+        const wait = 'contact_linker_link_wait_seconds_count';
+        expect(sampleValue(samples, wait, { tier: 'live' })).toBe(2);
+        expect(sampleValue(samples, wait, { tier: 'bulk' })).toBeUndefined();
         const text = await stack.metrics.registry.metrics();
         expect(text).not.toContain('jane@example.com');
       } finally {
@@ -46,4 +50,29 @@ describe('worker metrics', () => {
       }
     },
   );
+});
+
+describe('link-contact wait', () => {
+  redisTest('is observed by tier, live and bulk apart', async ({ redisUrl, prefix }) => {
+    const stack = await startWorkerStack({ redisUrl, prefix, notify: false });
+    try {
+      const bulk = await stack.queues[QUEUE.linkContact].add(
+        'dms.contact.bulk',
+        {
+          dmsContactId: 'B-1',
+          organization: ORG,
+          email: 'bulk@example.com',
+          receivedAt: new Date().toISOString(),
+        },
+        { priority: PRIORITY.bulk, jobId: 'bulk-wait-1' },
+      );
+      await settled(stack.queues, QUEUE.linkContact, bulk);
+      const samples = parsePrometheusText(await stack.metrics.registry.metrics());
+      const wait = 'contact_linker_link_wait_seconds_count';
+      expect(sampleValue(samples, wait, { tier: 'bulk' })).toBe(1);
+      expect(sampleValue(samples, wait, { tier: 'live' })).toBeUndefined();
+    } finally {
+      await stack.close();
+    }
+  });
 });

@@ -7,6 +7,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  */
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Waiting in a queue: from milliseconds when idle to hours behind a dealer's re-sync. */
+const WAIT_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 10_800];
 
 export interface QueueDepthSource {
   /** Counts per state for each queue, read on every scrape. */
@@ -105,6 +107,13 @@ export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = 
     labelNames: ['purpose'] as const,
     registers: [registry],
   });
+  const linkWait = new Histogram({
+    name: 'contact_linker_link_wait_seconds',
+    help: 'Time from accept (the job was queued) to the first start of a link-contact job, by tier: live or bulk',
+    labelNames: ['tier'] as const,
+    buckets: WAIT_SECONDS,
+    registers: [registry],
+  });
   const links = new Counter({
     name: 'contact_linker_links_total',
     help: 'Links added to Web1on1 contacts, by what started them: dms_post or webhook',
@@ -120,6 +129,9 @@ export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = 
     observeWeb1on1(operation: string, status: number | 'error', ms: number) {
       web1on1.observe({ operation, status: String(status) }, ms / 1000);
       requests.inc({ purpose: PURPOSE[operation] ?? operation });
+    },
+    observeLinkWait(tier: 'live' | 'bulk', seconds: number) {
+      linkWait.observe({ tier }, seconds);
     },
     observeLink(via: 'dms_post' | 'webhook') {
       links.inc({ via });
