@@ -74,6 +74,40 @@ describe('queueStatsJson', () => {
   });
 });
 
+describe('the backlog table', () => {
+  const at = new Date('2026-01-02T03:04:05Z');
+  const backlogs = [
+    {
+      organization: 'dealer-big',
+      tier: 'live' as const,
+      waiting: 1968,
+      oldestAcceptedAt: new Date(at.getTime() - 9_840),
+    },
+    { organization: 'b', tier: 'bulk' as const, waiting: 20 },
+  ];
+
+  it('lists the organizations as given, with the wait of their oldest job or ? when unknown', () => {
+    expect(renderQueueStats([], { at, backlogs }).split('\n').slice(2)).toEqual([
+      '',
+      'largest link-contact backlogs (top 2)',
+      'ORGANIZATION  TIER  WAITING  OLDEST WAIT',
+      'dealer-big    live     1968        9.8 s',
+      'b             bulk       20            ?',
+    ]);
+    expect(renderQueueStats([], { at, backlogs: [] }).split('\n').slice(2)).toEqual([
+      '',
+      'no organization has link-contact jobs waiting',
+    ]);
+  });
+
+  it('puts them in the JSON with the wait in seconds', () => {
+    expect(queueStatsJson([], at, undefined, backlogs).backlogs).toEqual([
+      { organization: 'dealer-big', tier: 'live', waiting: 1968, oldestWaitSeconds: 9.8 },
+      { organization: 'b', tier: 'bulk', waiting: 20 },
+    ]);
+  });
+});
+
 describe('watchQueueStats', () => {
   it('shows at once, then every interval, until the signal aborts', async () => {
     const controller = new AbortController();

@@ -11,6 +11,12 @@ type StatsJson = {
   at: string;
   queues: Record<string, Record<string, number>>;
   memory: { links: number; waiting: number };
+  backlogs: Array<{
+    organization: string;
+    tier: string;
+    waiting: number;
+    oldestWaitSeconds?: number;
+  }>;
 };
 
 describe('pnpm cli queues stats', () => {
@@ -55,6 +61,17 @@ describe('pnpm cli queues stats', () => {
     expect(after.queues[QUEUE.linkContact]).toMatchObject({ prioritized: 249, waiting: 1 });
     expect(Date.parse(after.at)).toBeGreaterThanOrEqual(Date.parse(before.at));
     expect(after.memory).toEqual({ links: 0, waiting: 0 });
+    // The live job above was added around the fair order, so only the seeded ones count.
+    expect(before.backlogs).toEqual([]);
+    expect(after.backlogs).toEqual([
+      {
+        organization: 'dealer-1',
+        tier: 'bulk',
+        waiting: 249,
+        oldestWaitSeconds: expect.any(Number),
+      },
+    ]);
+    expect(after.backlogs[0]?.oldestWaitSeconds).toBeLessThan(60);
 
     const redis = new Redis(redisUrl);
     try {
@@ -79,6 +96,10 @@ describe('pnpm cli queues stats', () => {
       'dead-letter         0            0       0        0          0       0',
       '',
       'remembered links: 1  waiting DMS contacts: 2',
+      '',
+      'largest link-contact backlogs (top 1)',
+      'ORGANIZATION  TIER  WAITING  OLDEST WAIT',
+      expect.stringMatching(/^dealer-1 {6}bulk {6}249 +\d+(\.\d)? s$/),
     ]);
   });
 

@@ -7,8 +7,10 @@ import {
 } from '@contact-linker/observability';
 import {
   closeQueues,
+  createFairOrder,
   createQueues,
   createRedisConnection,
+  QUEUE,
   queueDepths,
   warnUnlessNoEviction,
 } from '@contact-linker/queues';
@@ -39,6 +41,7 @@ redis.on('ready', () => {
 const queues = createQueues(redis, config.queuePrefix);
 const jobs = {
   queues,
+  fairOrder: createFairOrder({ queue: queues[QUEUE.linkContact], redis }),
   attempts: config.jobAttempts,
   defaultPhoneCountry: config.defaultPhoneCountry,
 };

@@ -1,8 +1,10 @@
 import { createIngressMetrics, createLogger } from '@contact-linker/observability';
 import {
   closeQueues,
+  createFairOrder,
   createQueues,
   createRedisConnection,
+  QUEUE,
   queueDepths,
 } from '@contact-linker/queues';
 import { buildApp } from '../src/app.ts';
@@ -40,7 +42,13 @@ export async function startIngress({
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const queues = createQueues(redis, prefix);
   const deadline = enqueueTimeoutMs === undefined ? {} : { deadlineMs: enqueueTimeoutMs };
-  const jobs = { queues, attempts: 3, defaultPhoneCountry: 'NL', ...deadline };
+  const jobs = {
+    queues,
+    fairOrder: createFairOrder({ queue: queues[QUEUE.linkContact], redis }),
+    attempts: 3,
+    defaultPhoneCountry: 'NL',
+    ...deadline,
+  };
   const enqueue = {
     contact: createLiveContactEnqueue(jobs),
     contacts: createBulkContactsEnqueue(jobs),

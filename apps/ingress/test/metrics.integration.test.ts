@@ -43,7 +43,8 @@ describe('GET /metrics (ingress)', () => {
     expect(
       sampleValue(samples, 'contact_linker_queue_jobs', {
         queue: 'link-contact',
-        state: 'waiting',
+        // Link-contact jobs wait in BullMQ's prioritized set: their priority is their fair turn.
+        state: 'prioritized',
       }),
     ).toBe(2);
     expect(

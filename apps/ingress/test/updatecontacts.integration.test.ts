@@ -1,4 +1,4 @@
-import { QUEUE } from '@contact-linker/queues';
+import { QUEUE, tierOfPriority } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import { Worker } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -46,7 +46,7 @@ describe('POST /updatecontacts', () => {
     expect(jobs).toHaveLength(3);
     for (const job of jobs) {
       expect(job.name).toBe('dms.contact.bulk');
-      expect(job.opts.priority).toBe(10);
+      expect(tierOfPriority(job.opts.priority)).toBe('bulk');
     }
     expect(jobs.map((j) => j.data.dmsContactId).sort()).toEqual(['B-0', 'B-2', 'B-4']);
     expect(jobs.find((j) => j.data.dmsContactId === 'B-4')?.data.phoneE164).toBe('+31612345678');

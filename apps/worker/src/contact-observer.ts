@@ -5,13 +5,14 @@ import {
   normalizePhone,
 } from '@contact-linker/contracts';
 import type { LinkMemory } from '@contact-linker/link-memory';
-import { linkContactEntry, type QUEUE, type TypedQueue } from '@contact-linker/queues';
+import { type FairOrder, linkContactEntry } from '@contact-linker/queues';
 
 type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
 
 export interface ContactObserverOptions {
   memory: LinkMemory;
-  linkQueue: TypedQueue<typeof QUEUE.linkContact>;
+  /** Where its link-contact jobs go, in their organization's turn. */
+  linkJobs: Pick<FairOrder, 'add'>;
   /** JOB_ATTEMPTS, for the link jobs it queues. */
   attempts: number;
   /** DEFAULT_PHONE_COUNTRY: webhooks carry the phone number as the visitor typed it. */
@@ -28,7 +29,7 @@ export interface ContactObserverOptions {
  */
 export function createContactObserver({
   memory,
-  linkQueue,
+  linkJobs,
   attempts,
   defaultPhoneCountry,
 }: ContactObserverOptions) {
@@ -45,7 +46,7 @@ export function createContactObserver({
     });
     if (waiting.length === 0) return 0;
     const receivedAt = new Date().toISOString();
-    await linkQueue.addBulk(
+    await linkJobs.add(
       waiting.map((w) => {
         // The search uses what Web1on1 holds: the email, or else the number as the visitor typed it.
         const webhookMatch =

@@ -20,6 +20,8 @@ export interface RetryPolicyOptions {
   logger: Logger;
   /** Called as each run starts. */
   onStart?: (job: Job) => void;
+  /** Called before a job is sent back to wait for another run (a retry, or a rate-limit pause). */
+  beforeRunAgain?: (job: Job) => Promise<void>;
   /** Reports how each run ended (the result's `outcome`, or retry / dead_lettered / rate_limited). */
   onRun?: (outcome: string, seconds: number) => void;
 }
@@ -36,8 +38,14 @@ export interface RetryPolicyOptions {
  */
 export function withRetryPolicy<D, R>(
   processor: (job: Job<D, R>, context: JobContext) => Promise<R>,
-  { queueName, logger, onStart, onRun }: RetryPolicyOptions,
+  { queueName, logger, onStart, beforeRunAgain, onRun }: RetryPolicyOptions,
 ) {
+  // Where the next run waits is an optimisation; it must never change the outcome.
+  const runAgainLater = async (job: Job, log: Logger) => {
+    await beforeRunAgain?.(job).catch((err: unknown) =>
+      log.warn({ err }, 'could not requeue at the front'),
+    );
+  };
   return async (job: Job<D, R>, token?: string): Promise<R> => {
     onStart?.(job);
     const log = logger.child({ queue: queueName, jobId: job.id });
@@ -50,6 +58,7 @@ export function withRetryPolicy<D, R>(
     } catch (error) {
       if (error instanceof RateLimitedError) {
         log.warn({ retryAfterMs: error.retryAfterMs }, 'rate limited; waiting');
+        await runAgainLater(job, log);
         await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
         report('rate_limited');
         throw new DelayedError();
@@ -57,7 +66,10 @@ export function withRetryPolicy<D, R>(
       const permanent = error instanceof PermanentError || error instanceof ZodError;
       const final = permanent || isLastAttempt(job);
       report(final ? 'dead_lettered' : 'retry');
-      if (!final) throw error;
+      if (!final) {
+        await runAgainLater(job, log);
+        throw error;
+      }
       // Named, so the letter says which class of failure ended the job.
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       log.warn({ reason }, 'dead-lettered');

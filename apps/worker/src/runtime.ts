@@ -5,6 +5,7 @@ import { createLinkMemory } from '@contact-linker/link-memory';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
   closeQueues,
+  createFairOrder,
   createPipelinedDuplicate,
   createQueues,
   notifyDmsEntry,
@@ -94,6 +95,7 @@ export function createWorkerRuntime({
         : {}),
     });
   const queues = createQueues(connection, config.queuePrefix);
+  const fairOrder = createFairOrder({ queue: queues[QUEUE.linkContact], redis: pipelined });
   const notifyState = createNotifyState(pipelined, config.queuePrefix);
   const dms = config.notify
     ? createDmsNotifier({
@@ -133,7 +135,7 @@ export function createWorkerRuntime({
       notifyState,
       observeContact: createContactObserver({
         memory,
-        linkQueue: queues[QUEUE.linkContact],
+        linkJobs: fairOrder,
         attempts: config.jobAttempts,
         defaultPhoneCountry: config.defaultPhoneCountry,
       }),
@@ -145,6 +147,7 @@ export function createWorkerRuntime({
     connection,
     prefix: config.queuePrefix,
     processors,
+    fairOrder,
     logger,
     concurrency: config.concurrency,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),

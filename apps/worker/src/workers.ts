@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, WorkerMetrics } from '@contact-linker/observability';
 import {
-  PRIORITY,
+  type FairOrder,
   QUEUE,
   queueCatalog,
   type RedisClient,
+  tierOfPriority,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from '@contact-linker/queues';
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   connection: RedisClient;
   prefix: string;
   processors: ProcessorTable;
+  /** Link-contact jobs that run again (a retry, a pause) re-enter at the front of their tier. */
+  fairOrder: Pick<FairOrder, 'toFront'>;
   logger: Logger;
   /** @defaultValue 16 */
   concurrency?: number;
@@ -48,6 +51,7 @@ export function startWorkers({
   connection,
   prefix,
   processors,
+  fairOrder,
   logger,
   concurrency = 16,
   drainTimeoutMs = 25_000,
@@ -73,11 +77,12 @@ export function startWorkers({
         ? {
             onStart: (job: Job) => {
               if ((job.attemptsStarted ?? 1) > 1) return;
-              const tier = job.opts.priority === PRIORITY.bulk ? 'bulk' : 'live';
+              const tier = tierOfPriority(job.opts.priority);
               metrics.observeLinkWait(tier, Math.max(0, Date.now() - job.timestamp) / 1000);
             },
           }
         : {}),
+      ...(queueName === QUEUE.linkContact ? { beforeRunAgain: fairOrder.toFront } : {}),
       onRun: (outcome, seconds) => {
         metrics?.observeJob(queueName, outcome, seconds);
         if (outcome === 'rate_limited') metrics?.observePause(queueName);

@@ -1,4 +1,4 @@
-import { listDeadLetters, QUEUE, queueCatalog } from '@contact-linker/queues';
+import { listDeadLetters, QUEUE, queueCatalog, TIER_BANDS } from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -187,6 +187,9 @@ describe('link-contact', () => {
       const next = requests.find((n) => n.startedAt > r.startedAt);
       if (next) expect(next.startedAt - r.startedAt).toBeGreaterThanOrEqual(990);
     }
+    // It had its turn: after a pause it came back at the front of its tier, not behind newcomers.
+    const after = await stack.queues[QUEUE.linkContact].getJob(String(job.id));
+    expect(after?.priority).toBe(TIER_BANDS.live.front);
   });
 
   test('ambiguous when several contacts match: nothing changes', async ({ stack }) => {
@@ -214,6 +217,9 @@ describe('link-contact', () => {
     const job = await stack.link({ dmsContactId: 'DMS-8', email: 'x@example.com' });
     expect(await result(stack, job)).toMatchObject({ outcome: 'linked', contactId: contact.id });
     expect(stack.web1on1.requests.filter((r) => r.status === 503)).toHaveLength(2);
+    // Each retry came back at the front of its tier.
+    const after = await stack.queues[QUEUE.linkContact].getJob(String(job.id));
+    expect(after?.priority).toBe(TIER_BANDS.live.front);
   });
 
   test('a 404 on PATCH is dead-lettered at once with its origin and error', async ({ stack }) => {

@@ -7,7 +7,7 @@
 import { type NotifyDmsJob, TransientError, type Web1on1Contact } from '@contact-linker/contracts';
 import { createLinkMemory } from '@contact-linker/link-memory';
 import { createLogger } from '@contact-linker/observability';
-import { PRIORITY, QUEUE } from '@contact-linker/queues';
+import { QUEUE, TIER_BANDS } from '@contact-linker/queues';
 import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -60,7 +60,13 @@ function contactEvent(
 }
 
 const linkJobs = (stack: WorkerStack) =>
-  stack.queues[QUEUE.linkContact].getJobs(['completed', 'waiting', 'active', 'delayed']);
+  stack.queues[QUEUE.linkContact].getJobs([
+    'completed',
+    'waiting',
+    'prioritized',
+    'active',
+    'delayed',
+  ]);
 
 describe('link memory', () => {
   test('a re-post of a linked contact sends no Web1on1 request', async ({ stack }) => {
@@ -248,7 +254,7 @@ describe('lookups of a contact nobody matches', () => {
           },
           {
             attempts: 5,
-            priority: PRIORITY.bulk,
+            priority: TIER_BANDS.bulk.last,
             jobId: 'bulk-1',
             backoff: { type: 'fixed', delay: 20 },
           },

@@ -1,4 +1,4 @@
-import { PRIORITY, QUEUE } from '@contact-linker/queues';
+import { QUEUE, TIER_BANDS } from '@contact-linker/queues';
 import { parsePrometheusText, redisTest, sampleValue, waitFor } from '@contact-linker/testkit';
 import { describe, expect } from 'vitest';
 import { ORG, settled, startWorkerStack } from './worker-harness.ts';
@@ -64,7 +64,7 @@ describe('link-contact wait', () => {
           email: 'bulk@example.com',
           receivedAt: new Date().toISOString(),
         },
-        { priority: PRIORITY.bulk, jobId: 'bulk-wait-1' },
+        { priority: TIER_BANDS.bulk.last, jobId: 'bulk-wait-1' },
       );
       await settled(stack.queues, QUEUE.linkContact, bulk);
       const samples = parsePrometheusText(await stack.metrics.registry.metrics());

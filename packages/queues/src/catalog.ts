@@ -79,11 +79,24 @@ export function isWorkQueueName(name: string): name is WorkQueueName {
   return (WORK_QUEUE_NAMES as string[]).includes(name);
 }
 
+export type Tier = 'live' | 'bulk';
+
 /**
- * Priorities (BullMQ: jobs without a priority go first, then lower numbers first). Bulk seeding sits
- * below live events so a dealer's seed never delays what is happening now.
+ * The link-contact queue's BullMQ priorities (lower first; BullMQ allows 1 to 2^21 − 1, and a job
+ * with no priority goes before all of them). Each tier is a band, live below bulk, so a dealer's
+ * seed never delays what is happening now; within a band the priority is the job's fair-order tag
+ * (`fair-order.ts`). `front` is where a job that already ran re-enters; `last` is where a job added
+ * without a tag waits, and where tags end.
  */
-export const PRIORITY = { live: undefined, bulk: 10 } as const;
+export const TIER_BANDS = {
+  live: { front: 1, last: 2 ** 20 - 1 },
+  bulk: { front: 2 ** 20, last: 2 ** 21 - 1 },
+} as const satisfies Record<Tier, { front: number; last: number }>;
+
+/** The tier of a link-contact job, from the priority it was added with. */
+export function tierOfPriority(priority: number | undefined): Tier {
+  return priority !== undefined && priority >= TIER_BANDS.bulk.front ? 'bulk' : 'live';
+}
 
 /** The options a producer passes for a job on `queue`. */
 export function jobOptionsFor(queue: QueueName, attempts: number): JobsOptions {

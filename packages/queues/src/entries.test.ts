@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
+import { jobOptionsFor, QUEUE, TIER_BANDS } from './catalog.ts';
 import { bulkJobs, contentKey, linkContactEntry, toLinkContactJob } from './entries.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
@@ -71,18 +71,21 @@ describe('contentKey', () => {
 describe('linkContactEntry', () => {
   const data = toLinkContactJob({ id: 'x', organization: 'o', email: 'a@b.nl' }, 'NL', now);
 
-  it('queues live events without a priority, ahead of bulk ones', () => {
+  it('puts live events in the live band, ahead of bulk ones', () => {
     const live = linkContactEntry(data, { attempts: 3, bulk: false, jobId: 'j-1' });
     expect(live).toEqual({
       name: 'dms.contact',
       data,
       opts: {
         ...jobOptionsFor(QUEUE.linkContact, 3),
+        priority: TIER_BANDS.live.last,
         jobId: 'j-1',
         deduplication: { id: contentKey(data) },
       },
     });
-    expect(linkContactEntry(data, { attempts: 3, bulk: true }).opts?.priority).toBe(PRIORITY.bulk);
+    expect(linkContactEntry(data, { attempts: 3, bulk: true }).opts?.priority).toBe(
+      TIER_BANDS.bulk.last,
+    );
   });
 
   it('gives every entry its own id and a 128-bit content key as its deduplication id', () => {
@@ -112,7 +115,7 @@ describe('bulkJobs', () => {
       data: toLinkContactJob(events[0]!, 'NL', now),
       opts: {
         ...jobOptionsFor(QUEUE.linkContact, 4),
-        priority: PRIORITY.bulk,
+        priority: TIER_BANDS.bulk.last,
         jobId: 'j-0',
         deduplication: { id: contentKey(toLinkContactJob(events[0]!, 'NL', now)) },
       },

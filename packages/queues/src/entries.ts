@@ -12,7 +12,7 @@ import {
   normalizeEmail,
   normalizePhone,
 } from '@contact-linker/contracts';
-import { jobOptionsFor, PRIORITY, QUEUE } from './catalog.ts';
+import { jobOptionsFor, QUEUE, TIER_BANDS } from './catalog.ts';
 import type { TypedQueue } from './queues.ts';
 
 /** Turns a validated DMS event into job data: normalised, and only the fields the worker needs. */
@@ -79,20 +79,21 @@ export interface LinkContactEntryOptions {
 
 /**
  * The `add`/`addBulk` entry for link-contact job data, the one shape every producer enqueues: the
- * queue's catalog options, bulk priority for bulk sources, and content deduplication, so an event
- * whose normalised content is already pending is not queued twice.
+ * queue's catalog options, its tier (bulk sources below live events), and content deduplication,
+ * so an event whose normalised content is already pending is not queued twice. Producers add it
+ * through `FairOrder.add`, which gives it its place among the organizations.
  */
 export function linkContactEntry(
   data: LinkContactJob,
   { attempts, bulk, jobId = randomUUID() }: LinkContactEntryOptions,
 ): LinkContactBulkJob {
-  const priority = bulk ? PRIORITY.bulk : PRIORITY.live;
   return {
     name: bulk ? 'dms.contact.bulk' : 'dms.contact',
     data,
     opts: {
       ...jobOptionsFor(QUEUE.linkContact, attempts),
-      ...(priority === undefined ? {} : { priority }),
+      // Its tier's band; `FairOrder.add` replaces it with the job's tag in that band.
+      priority: TIER_BANDS[bulk ? 'bulk' : 'live'].last,
       jobId,
       // BullMQ answers a duplicate add with the pending job's id, atomically with the add.
       deduplication: { id: contentKey(data) },

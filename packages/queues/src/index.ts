@@ -3,11 +3,13 @@ export {
   type JobData,
   type JobResult,
   jobOptionsFor,
-  PRIORITY,
   QUEUE,
   QUEUE_NAMES,
   type QueueName,
   queueCatalog,
+  TIER_BANDS,
+  type Tier,
+  tierOfPriority,
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from './catalog.ts';
@@ -45,6 +47,12 @@ export {
   notifyDmsEntry,
   toLinkContactJob,
 } from './entries.ts';
+export {
+  createFairOrder,
+  type FairOrder,
+  type FairOrderOptions,
+  type OrganizationBacklog,
+} from './fair-order.ts';
 export { readJobStatus } from './job-status.ts';
 export {
   closeQueues,

@@ -4,14 +4,15 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
-      "PRIORITY",
       "QUEUE",
       "QUEUE_NAMES",
+      "TIER_BANDS",
       "WORK_QUEUE_NAMES",
       "bulkJobs",
       "closeQueues",
       "contentKey",
       "createDeadLetterProcessor",
+      "createFairOrder",
       "createPipelinedDuplicate",
       "createQueues",
       "createRedisConnection",
@@ -31,6 +32,7 @@ it('exports exactly the public surface', async () => {
       "replayDeadLetter",
       "startDeadLetterMover",
       "sweepFailedJobs",
+      "tierOfPriority",
       "toLinkContactJob",
       "warnUnlessNoEviction",
     ]

@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countLinkMemory } from '@contact-linker/link-memory';
-import { QUEUE, queueDepths } from '@contact-linker/queues';
+import {
+  createFairOrder,
+  type OrganizationBacklog,
+  QUEUE,
+  queueDepths,
+} from '@contact-linker/queues';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CliContext } from '../context.ts';
 import { interruptible } from '../interrupt.ts';
@@ -20,17 +25,48 @@ export type QueueDepths = Array<{ queue: string; counts: Record<string, number> 
 /** Remembered links and DMS contacts waiting for their Web1on1 contact. */
 export type MemoryCounts = { links: number; waiting: number };
 
+/** Seconds since the oldest waiting job of a backlog was accepted, to one decimal. */
+const oldestWaitSeconds = (backlog: OrganizationBacklog, at: Date) =>
+  backlog.oldestAcceptedAt === undefined
+    ? undefined
+    : Math.round(Math.max(0, at.getTime() - backlog.oldestAcceptedAt.getTime()) / 100) / 10;
+
+/** The backlog table: the organizations with the most waiting link-contact jobs. */
+function renderBacklogs(backlogs: readonly OrganizationBacklog[], at: Date): string[] {
+  if (backlogs.length === 0) return ['', 'no organization has link-contact jobs waiting'];
+  const header = ['ORGANIZATION', 'TIER', 'WAITING', 'OLDEST WAIT'];
+  const rows = backlogs.map((b) => {
+    const wait = oldestWaitSeconds(b, at);
+    return [b.organization, b.tier, String(b.waiting), wait === undefined ? '?' : `${wait} s`];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [
+    '',
+    `largest link-contact backlogs (top ${backlogs.length})`,
+    ...[header, ...rows].map((row) =>
+      row
+        .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+        .join('  '),
+    ),
+  ];
+}
+
 /** Clears a terminal and puts the cursor top-left, so `--watch` redraws in place. */
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 /**
  * The stats table: one row per queue, one right-aligned column per state (a state missing from
- * `counts` shows 0). With `at`, a first line says when the counts were taken; with `memory`, a last
- * line counts the link memory.
+ * `counts` shows 0). With `at`, a first line says when the counts were taken; with `memory`, a line
+ * counts the link memory; with `backlogs`, a table lists the organizations with the most waiting
+ * link-contact jobs and how long their oldest has waited (at `at`, or now).
  */
 export function renderQueueStats(
   depths: QueueDepths,
-  { at, memory }: { at?: Date; memory?: MemoryCounts } = {},
+  {
+    at,
+    memory,
+    backlogs,
+  }: { at?: Date; memory?: MemoryCounts; backlogs?: readonly OrganizationBacklog[] } = {},
 ): string {
   const header = ['QUEUE', ...STATS_STATES.map((state) => state.toUpperCase())];
   const rows = depths.map(({ queue, counts }) => [
@@ -49,17 +85,36 @@ export function renderQueueStats(
     ...(memory
       ? ['', `remembered links: ${memory.links}  waiting DMS contacts: ${memory.waiting}`]
       : []),
+    ...(backlogs ? renderBacklogs(backlogs, at ?? new Date()) : []),
   ].join('\n');
 }
 
 /**
- * The JSON form: `{ at, queues: { <queue>: { <state>: count } }, memory?: { links, waiting } }`,
- * every state present.
+ * The JSON form: `{ at, queues: { <queue>: { <state>: count } }, memory?: { links, waiting },
+ * backlogs?: [{ organization, tier, waiting, oldestWaitSeconds? }] }`, every state present.
  */
-export function queueStatsJson(depths: QueueDepths, at: Date, memory?: MemoryCounts) {
+export function queueStatsJson(
+  depths: QueueDepths,
+  at: Date,
+  memory?: MemoryCounts,
+  backlogs?: readonly OrganizationBacklog[],
+) {
   return {
     at: at.toISOString(),
     ...(memory ? { memory } : {}),
+    ...(backlogs
+      ? {
+          backlogs: backlogs.map((b) => {
+            const wait = oldestWaitSeconds(b, at);
+            return {
+              organization: b.organization,
+              tier: b.tier,
+              waiting: b.waiting,
+              ...(wait === undefined ? {} : { oldestWaitSeconds: wait }),
+            };
+          }),
+        }
+      : {}),
     queues: Object.fromEntries(
       depths.map(({ queue, counts }) => [
         queue,
@@ -107,7 +162,7 @@ export function registerQueuesCommands(program: Command, context: () => Promise<
   queues
     .command('stats')
     .description(
-      'job counts per state (waiting, prioritized, active, delayed, completed, failed) per queue, remembered links and waiting DMS contacts',
+      'job counts per state (waiting, prioritized, active, delayed, completed, failed) per queue, remembered links and waiting DMS contacts, and the 10 organizations with the most waiting link-contact jobs',
     )
     .option('--watch', 'redraw every --interval seconds until Ctrl-C')
     .option('--interval <seconds>', 'seconds between redraws with --watch', parseInterval, 2)
@@ -115,7 +170,10 @@ export function registerQueuesCommands(program: Command, context: () => Promise<
     .addHelpText(
       'after',
       `
-Bulk and seeded contacts wait in "prioritized" (they run below live events), live ones in "waiting".
+Link-contact jobs wait in "prioritized": their priority is their turn (live events before bulk and
+seeded contacts, organizations taking turns within each). The backlog table counts each
+organization's waiting jobs (its lead in the fair order) and the wait of its oldest one, found among
+the first 5,000 waiting jobs of its tier ("?" when it is further back).
 Dead letters are the "failed" jobs of the dead-letter queue. Remembered links and waiting DMS
 contacts are counted with a SCAN of Redis, whose cost grows with the number of keys.
 
@@ -127,20 +185,22 @@ Examples:
     .action(async (opts: { watch?: boolean; interval: number; json?: boolean }) => {
       const ctx = await context();
       if (!(await requireRedis(ctx))) return;
+      const fairOrder = createFairOrder({ queue: ctx.queues[QUEUE.linkContact], redis: ctx.redis });
       const fetch = async () => {
-        const [depths, memory] = await Promise.all([
+        const [depths, memory, backlogs] = await Promise.all([
           queueDepths(ctx.queues),
           countLinkMemory(ctx.redis, ctx.config.queuePrefix),
+          fairOrder.backlogs({ limit: 10 }),
         ]);
-        return { depths, memory };
+        return { depths, memory, backlogs };
       };
       if (!opts.watch) {
-        const { depths, memory } = await fetch();
+        const { depths, memory, backlogs } = await fetch();
         const at = new Date();
         ctx.out(
           opts.json
-            ? JSON.stringify(queueStatsJson(depths, at, memory), null, 2)
-            : renderQueueStats(depths, { memory }),
+            ? JSON.stringify(queueStatsJson(depths, at, memory, backlogs), null, 2)
+            : renderQueueStats(depths, { memory, backlogs }),
         );
         return;
       }
@@ -151,9 +211,11 @@ Examples:
           fetch,
           intervalMs: opts.interval * 1000,
           signal: interrupt.signal,
-          show: ({ depths, memory }, at) => {
-            if (opts.json) return ctx.out(JSON.stringify(queueStatsJson(depths, at, memory)));
-            const table = renderQueueStats(depths, { at, memory });
+          show: ({ depths, memory, backlogs }, at) => {
+            if (opts.json) {
+              return ctx.out(JSON.stringify(queueStatsJson(depths, at, memory, backlogs)));
+            }
+            const table = renderQueueStats(depths, { at, memory, backlogs });
             ctx.out(redraw ? `${CLEAR_SCREEN}${table}\n\nCtrl-C to stop` : `${table}\n`);
           },
         });

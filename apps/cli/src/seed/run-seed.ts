@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DmsContactEvent, describeIssues } from '@contact-linker/contracts';
-import { bulkJobs, QUEUE, type QueueSet } from '@contact-linker/queues';
+import { bulkJobs, createFairOrder, QUEUE, type QueueSet } from '@contact-linker/queues';
 import type { Redis } from 'ioredis';
 import { checkpointKey, readCheckpoint, seedId, seedJobId, writeCheckpoint } from './checkpoint.ts';
 import { readRecords, type SeedFormat } from './records.ts';
@@ -128,6 +128,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     const updatedAt = new Date().toISOString();
     await writeCheckpoint(redis, key, identity, { line: result.lastLine, done, updatedAt });
   };
+  const fairOrder = createFairOrder({ queue: options.queues[QUEUE.linkContact], redis });
   const flush = async () => {
     if (batch.length === 0) return;
     const { attempts, defaultPhoneCountry } = options;
@@ -136,7 +137,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       batch.map((entry) => entry.event),
       { attempts, defaultPhoneCountry, jobId: (index) => seedJobId(id, lines[index]!) },
     );
-    const added = await options.queues[QUEUE.linkContact].addBulk(jobs);
+    const added = await fairOrder.add(jobs);
     // BullMQ answers an add deduplicated into a pending job with that job's id.
     result.deduplicated += added.filter((job, i) => job.id !== jobs[i]?.opts?.jobId).length;
     result.enqueued += jobs.length;

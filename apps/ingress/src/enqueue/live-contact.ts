@@ -1,10 +1,16 @@
 import type { DmsContactEvent } from '@contact-linker/contracts';
-import { linkContactEntry, QUEUE, type QueueSet, toLinkContactJob } from '@contact-linker/queues';
+import {
+  type FairOrder,
+  type LinkContactBulkJob,
+  linkContactEntry,
+  toLinkContactJob,
+} from '@contact-linker/queues';
 import { createGroupCommit } from '../group-commit.ts';
 import { REDIS_DEADLINE_MS, withDeadline } from '../redis-deadline.ts';
 
 export interface LinkContactEnqueueOptions {
-  queues: QueueSet;
+  /** Adds link-contact jobs in their organization's turn. */
+  fairOrder: Pick<FairOrder, 'add'>;
   /** Attempts before a job is dead-lettered (`JOB_ATTEMPTS`). */
   attempts: number;
   /** Country of national phone numbers (`DEFAULT_PHONE_COUNTRY`). */
@@ -17,20 +23,20 @@ export interface LinkContactEnqueueOptions {
 }
 
 /**
- * Enqueues one live DMS event (`POST /updatecontact`) and resolves with its job id once Redis has
- * acknowledged it. Events from concurrent requests share one pipelined `addBulk` (one Redis round
- * trip) and one deadline: a timer per batch rather than per request.
+ * Enqueues one live DMS event (`POST /updatecontact`) in its organization's turn and resolves with
+ * its job id once Redis has acknowledged it. Events from concurrent requests share one fair-order
+ * tagging and one pipelined `addBulk` (two Redis round trips) and one deadline: a timer per batch
+ * rather than per request.
  */
 export function createLiveContactEnqueue({
-  queues,
+  fairOrder,
   attempts,
   defaultPhoneCountry,
   deadlineMs = REDIS_DEADLINE_MS,
 }: LinkContactEnqueueOptions) {
-  const queue = queues[QUEUE.linkContact];
-  const add = createGroupCommit((entries: Parameters<typeof queue.addBulk>[0]) =>
+  const add = createGroupCommit((entries: LinkContactBulkJob[]) =>
     withDeadline(
-      queue.addBulk(entries).then((added) => added.map((job) => String(job.id))),
+      fairOrder.add(entries).then((added) => added.map((job) => String(job.id))),
       deadlineMs,
     ),
   );

@@ -6,7 +6,7 @@ import {
   type Web1on1Contact,
 } from '@contact-linker/contracts';
 import { contentOf, type LinkMemory } from '@contact-linker/link-memory';
-import { PRIORITY, type QUEUE } from '@contact-linker/queues';
+import { type QUEUE, tierOfPriority } from '@contact-linker/queues';
 import type { Web1on1Client } from '@contact-linker/web1on1';
 import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
@@ -113,7 +113,7 @@ export function createLinkContactProcessor(
     }
 
     const lookups =
-      job.opts.priority === PRIORITY.bulk || data.webhookMatch ? 1 : deps.notFoundAttempts;
+      tierOfPriority(job.opts.priority) === 'bulk' || data.webhookMatch ? 1 : deps.notFoundAttempts;
     const lastLookup = job.attemptsMade + 1 >= lookups || isLastAttempt(job);
     // Waiting starts before the last lookup, so the webhook of a Web1on1 contact created while it
     // runs finds this DMS contact; a link or an ambiguous answer ends the wait.
