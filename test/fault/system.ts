@@ -336,17 +336,17 @@ export async function startSystem(opts: SystemOptions = {}) {
     return answers.map((a) => a.jobId as string);
   }
 
-  /** Contacts in the Web1on1 sandbox for `count` DMS events, one distinct email each. */
-  async function seedContacts(count: number, tag: string) {
+  /** Contacts in the Web1on1 sandbox for `count` DMS events of `organization`, one email each. */
+  async function seedContacts(count: number, tag: string, organization = ORG) {
     const emails = Array.from({ length: count }, (_, i) => `${tag}-${i}@example.com`);
     const contacts = await web1on1.addContacts(
-      emails.map((email, i) => ({ organization: ORG, profile: { email, name: `${tag} ${i}` } })),
+      emails.map((email, i) => ({ organization, profile: { email, name: `${tag} ${i}` } })),
     );
     return contacts.map((contact, i) => {
       const dmsId = `${tag.toUpperCase()}-${i}`;
       const email = emails[i] as string;
       // The DMS event that finds this contact (by its email).
-      return { contact, dmsId, email, event: { id: dmsId, organization: ORG, email } };
+      return { contact, dmsId, email, event: { id: dmsId, organization, email } };
     });
   }
 

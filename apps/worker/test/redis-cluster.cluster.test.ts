@@ -1,8 +1,9 @@
 /**
  * The subset of the integration suite that proves contact-linker on Redis Cluster: both flows, the
  * shared Web1on1 request budget and the per-contact lock, on a 3-master cluster the test kit starts
- * (or the one REDIS_CLUSTER_NODES names). Every key lives under the hash-tagged prefix, so each
- * BullMQ script, lock and budget key stays in one slot; this suite fails with CROSSSLOT otherwise.
+ * (or the one REDIS_CLUSTER_NODES names), and the fair order of dealers. Every key lives under the
+ * hash-tagged prefix, so each BullMQ script, lock, budget and fair-order key stays in one slot; this
+ * suite fails with CROSSSLOT otherwise.
  */
 import { QUEUE } from '@contact-linker/queues';
 import {
@@ -128,6 +129,58 @@ describe('on a Redis Cluster', () => {
       expect(maxInSlidingWindow(times, 2000)).toBeLessThanOrEqual(20);
     } finally {
       await Promise.all(stacks.map((s) => s.close()));
+      await Promise.all([web1on1.close(), dms.close()]);
+    }
+  });
+
+  it('dealers take turns: a small one posted after a backlog is linked within its first rounds', async () => {
+    prefix = uniquePrefix();
+    const web1on1 = await startWeb1on1Sandbox({ organizationId: ORG });
+    const ingress = await startIngress({ redisUrl, prefix, clusterNodes: cluster.nodes });
+    const post = async (organization: string, id: string) => {
+      // Lower case, as Web1on1 stores it and the ingress normalises it.
+      web1on1.addContact({ organization, profile: { email: `${id.toLowerCase()}@x.nl` } });
+      const res = await ingress.app.inject({
+        method: 'POST',
+        url: '/updatecontact',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ id, organization, email: `${id}@x.nl` }),
+      });
+      expect(res.statusCode).toBe(202);
+    };
+    // Everything waits before the worker starts: dealer A's 20, then dealer B's 4.
+    for (let i = 0; i < 20; i++) await post('dealer-a', `A-${i}`);
+    for (let i = 0; i < 4; i++) await post('dealer-b', `B-${i}`);
+    const secret = makeWebhookSecret();
+    const dms = await startDmsSandbox({ secret });
+    const stack = await startWorkerStack({
+      redisUrl,
+      prefix,
+      shared: { web1on1, dms, secret },
+      concurrency: 1,
+      clusterNodes: cluster.nodes,
+      notify: false,
+    });
+    try {
+      const patches = () => web1on1.requests.filter((r) => r.method === 'PATCH');
+      await waitFor(() => patches().length === 24, { timeoutMs: 20_000 });
+      const dealers = patches().map(
+        (r) => web1on1.getContact(r.path.split('/').pop() ?? '')?.organization,
+      );
+      // A, B, A, B, …: first-in-first-out would link all of A's 20 first.
+      expect(dealers.slice(0, 8)).toEqual([
+        'dealer-a',
+        'dealer-b',
+        'dealer-a',
+        'dealer-b',
+        'dealer-a',
+        'dealer-b',
+        'dealer-a',
+        'dealer-b',
+      ]);
+    } finally {
+      await stack.close();
+      await ingress.close();
       await Promise.all([web1on1.close(), dms.close()]);
     }
   });
