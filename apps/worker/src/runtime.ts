@@ -162,6 +162,11 @@ export function createWorkerRuntime({
     memorySweepMs + Math.floor(Math.random() * 60_000),
   );
   memorySweep.unref();
+  // Forgets organizations whose link-contact jobs have all started (see FairOrder.sweep).
+  const fairSweep = setInterval(() => {
+    fairOrder.sweep().catch((err: unknown) => logger.warn({ err }, 'fair order sweep failed'));
+  }, 10_000);
+  fairSweep.unref();
   // Final failures wait in BullMQ's failed sets; this moves them to the dead-letter queue.
   const deadLetters = startDeadLetterMover({
     queues,
@@ -177,6 +182,7 @@ export function createWorkerRuntime({
     async close() {
       deadLetters.close();
       clearInterval(memorySweep);
+      clearInterval(fairSweep);
       await workers.close();
       await closeQueues(queues);
       await pipelined.quit().catch(() => pipelined.disconnect());

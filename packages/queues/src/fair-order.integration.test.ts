@@ -162,6 +162,18 @@ describe('fair order of link-contact jobs', () => {
     expect(await stack.redis.hkeys(tags)).toEqual(['b']);
   });
 
+  test('a sweep forgets an organization whose work drained while others still wait', async ({
+    stack,
+  }) => {
+    const tags = stack.queues[QUEUE.linkContact].toKey('fair:live');
+    await stack.add('a', 2);
+    await stack.add('b', 6);
+    // a-1, b-1, a-2, b-2 started: a has nothing left, b has four waiting.
+    await stack.drain(4);
+    await stack.fair.sweep();
+    expect(await stack.redis.hkeys(tags)).toEqual(['b']);
+  });
+
   test('tags end at the end of the band, first-in-first-out beyond it', async ({ stack }) => {
     const tags = stack.queues[QUEUE.linkContact].toKey('fair:live');
     const max = TIER_BANDS.live.last - TIER_BANDS.live.front;

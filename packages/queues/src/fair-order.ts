@@ -22,8 +22,9 @@
  * - The virtual time is read from BullMQ's `prioritized` set, whose score is
  *   `priority × 2^32 + counter` (`getPriorityScore.lua`); an integration test pins that layout.
  * - When a tier has nothing waiting, its organizations' tags are forgotten (the virtual time starts
- *   again at 0), so an idle organization costs nothing, and tags stay as small as the largest
- *   backlog. Each call also sweeps a few forgotten organizations out of a busy tier.
+ *   again at 0), so tags stay as small as the largest backlog. In a busy tier each call forgets a
+ *   few organizations whose every job has started; workers `sweep` every few seconds too, so an
+ *   organization whose work drained soon costs nothing.
  * - A job that runs once re-enters at the front of its band (`toFront`, used by the retry policy):
  *   it has had its turn, and its old tag may mean nothing after the tier emptied in between.
  *   BullMQ itself sends a stalled job to the front of the queue.
@@ -55,7 +56,7 @@ const SCALE = 2 ** 32;
  * KEYS[1] BullMQ's prioritized set; then per tier i = 1, 2: KEYS[2i] the tier's last tag per
  * organization (hash), KEYS[2i+1] the cursor of its sweep.
  * ARGV[1..4] front and last priority of the live, then the bulk band; ARGV[5..] pairs of tier index
- * and organization, one per job. Returns the priority of each job.
+ * and organization, one per job. Returns the priority of each job. Without jobs, it only sweeps.
  */
 const TAG = `
 local SCALE = 4294967296
@@ -82,6 +83,7 @@ local function tier(i)
   tiers[i] = { front = front, max = last - front, hash = hash, clock = clock, seen = {} }
   return tiers[i]
 end
+if #ARGV == 4 then tier(1) tier(2) end
 local out = {}
 for k = 5, #ARGV, 2 do
   local t = tier(tonumber(ARGV[k]))
@@ -119,6 +121,12 @@ export interface FairOrder {
    * time, found among the first `scan` waiting jobs of their tier.
    */
   backlogs(options?: { limit?: number; scan?: number }): Promise<OrganizationBacklog[]>;
+  /**
+   * Forgets organizations whose every job has started: all of a tier's when it has nothing
+   * waiting, else a few (each `add` does the same). Workers call it every few seconds, so an
+   * organization whose work drained costs nothing even when nobody enqueues anything after it.
+   */
+  sweep(): Promise<void>;
 }
 
 export interface FairOrderOptions {
@@ -191,6 +199,10 @@ export function createFairOrder({ queue, redis }: FairOrderOptions): FairOrder {
       return queue.addBulk(
         entries.map((entry, i) => ({ ...entry, opts: { ...entry.opts, priority: priorities[i] } })),
       );
+    },
+
+    async sweep() {
+      await redis.contactLinkerFairTag(...keys, ...bands);
     },
 
     async toFront(job) {
