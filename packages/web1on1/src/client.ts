@@ -7,7 +7,7 @@ import {
   type Web1on1Link,
 } from '@contact-linker/contracts';
 import { z } from 'zod';
-import type { Web1on1Budget } from './budget.ts';
+import { outsideBudgetShare, type Web1on1Budget } from './budget.ts';
 import { createChipChat, type GotError, type GotHooks, type GotOptions } from './chipchat.ts';
 import { isRejectedToken, toClientError } from './errors.ts';
 
@@ -159,7 +159,9 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
   /** One renewal at a time per client; calls that fail meanwhile wait for it instead of starting another. */
   function renew(rejectedToken: string | undefined, rejection: unknown): Promise<void> {
     if (chip.auth.token !== rejectedToken) return Promise.resolve(); // renewed since that request left
-    renewal ??= renewOnce(rejectedToken, rejection).finally(() => {
+    // The renewal serves every share. In the share of the call that met the expired token it would
+    // queue behind that organization's other requests, each first sent with the expired token.
+    renewal ??= outsideBudgetShare(() => renewOnce(rejectedToken, rejection)).finally(() => {
       renewal = undefined;
     });
     return renewal;

@@ -1,4 +1,10 @@
-export { createWeb1on1Budget, type Web1on1Budget, type Web1on1BudgetOptions } from './budget.ts';
+export {
+  type BudgetShare,
+  createWeb1on1Budget,
+  type Web1on1Budget,
+  type Web1on1BudgetOptions,
+  withBudgetShare,
+} from './budget.ts';
 export {
   createWeb1on1Client,
   FIND_CONTACTS_LIMIT,

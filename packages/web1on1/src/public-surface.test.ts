@@ -8,6 +8,7 @@ it('exports exactly the public surface', async () => {
       "createWeb1on1Budget",
       "createWeb1on1Client",
       "toClientError",
+      "withBudgetShare",
     ]
   `);
 });
