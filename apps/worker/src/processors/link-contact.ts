@@ -1,13 +1,14 @@
 import {
   buildDmsContactUrl,
   LinkContactJob,
+  type LinkContactResult,
   type NotifyDmsJob,
   TransientError,
   type Web1on1Contact,
 } from '@contact-linker/contracts';
 import { contentOf, type LinkMemory } from '@contact-linker/link-memory';
 import { type QUEUE, tierOfPriority } from '@contact-linker/queues';
-import type { Web1on1Client } from '@contact-linker/web1on1';
+import { type Web1on1Client, withBudgetShare } from '@contact-linker/web1on1';
 import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
@@ -99,8 +100,21 @@ async function addLinkVerified(
 export function createLinkContactProcessor(
   deps: LinkContactDeps,
 ): Processor<typeof QUEUE.linkContact> {
-  return async (job, { log }) => {
+  const link = linkOne(deps);
+  // Every Web1on1 request of the job waits for its slot in its organization's turn, within its tier.
+  return async (job, context) => {
     const data = LinkContactJob.parse(job.data);
+    const share = { key: data.organization, tier: tierOfPriority(job.opts.priority) };
+    return withBudgetShare(share, () => link(job, data, context));
+  };
+}
+
+function linkOne(deps: LinkContactDeps) {
+  return async (
+    job: Parameters<Processor<typeof QUEUE.linkContact>>[0],
+    data: LinkContactJob,
+    { log }: Parameters<Processor<typeof QUEUE.linkContact>>[1],
+  ): Promise<LinkContactResult> => {
     const url = buildDmsContactUrl(deps.link.urlTemplate, data.dmsContactId);
     // The same content as a link this system made: nothing to ask Web1on1.
     const remembered = await deps.memory.recall(data.organization, data.dmsContactId);
