@@ -22,6 +22,7 @@ import { backlogCase } from './cases/backlog.ts';
 import { budgetCase } from './cases/budget.ts';
 import { e2eCase } from './cases/e2e.ts';
 import { economyCase } from './cases/economy.ts';
+import { fairnessCase } from './cases/fairness.ts';
 import { ingressCase } from './cases/ingress.ts';
 import { outageCase } from './cases/outage.ts';
 import { workerCase } from './cases/worker.ts';
@@ -47,6 +48,7 @@ const CASES: Record<string, BenchCase> = {
   outage: outageCase,
   backlog: backlogCase,
   economy: economyCase,
+  fairness: fairnessCase,
 };
 
 const USAGE = `usage: pnpm bench [--smoke] [--only <case>[,<case>...]] [--profile]

@@ -53,13 +53,7 @@ import {
 } from '@contact-linker/testkit';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  API_KEY,
-  startProductIngress,
-  startProductWorker,
-  stopProcs,
-  WEBHOOK_SECRET,
-} from '../lib/apps.ts';
+import { startProductIngress, startProductWorker, stopProcs, WEBHOOK_SECRET } from '../lib/apps.ts';
 import type { BenchCase, BenchContext, CaseOutput, Goal } from '../lib/context.ts';
 import {
   ORG as BENCH_ORG,
@@ -68,9 +62,9 @@ import {
   linkUrlFor,
   storedEmail,
 } from '../lib/data.ts';
-import { memoryUsage, usedMemory } from '../lib/jobs.ts';
+import { memoryUsage, settle, usedMemory } from '../lib/jobs.ts';
 import { linkTimes } from '../lib/links.ts';
-import { postPaced } from '../lib/load.ts';
+import { postBulk, postPaced } from '../lib/load.ts';
 import { cpuMsOf, freePort, type Proc } from '../lib/procs.ts';
 import { percentile } from '../lib/stats.ts';
 
@@ -188,42 +182,6 @@ function shuffled<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-/** Jobs not yet finished in any of `queues`. */
-async function pendingJobs(queues: Queue[]): Promise<number> {
-  let pending = 0;
-  for (const queue of queues) {
-    const counts = await queue.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'waiting-children',
-      'paused',
-    );
-    for (const n of Object.values(counts)) pending += n;
-  }
-  return pending;
-}
-
-/**
- * Waits until `done()` holds and no job is pending in `queues` for 300 ms running (a webhook the
- * sandbox sent after a PATCH reaches the queue within that); false on timeout.
- */
-async function settle(
-  queues: Queue[],
-  { done = () => true, timeoutMs }: { done?: () => boolean; timeoutMs: number },
-): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  let quiet = 0;
-  while (performance.now() < deadline) {
-    if (done() && (await pendingJobs(queues)) === 0) quiet += 1;
-    else quiet = 0;
-    if (quiet >= 3) return true;
-    await sleep(100);
-  }
-  return false;
-}
-
 /**
  * Where a chatter's webhook→linked time goes, from BullMQ's own stamps (retention keeps finished
  * jobs): create sent → its contact.created job added by the ingress → that job started → finished
@@ -271,23 +229,6 @@ async function chatStages(
       { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) },
     ]),
   );
-}
-
-/** `POST /updatecontacts` of `bodies` in chunks; returns the items the ingress accepted. */
-async function postBulk(url: string, bodies: string[]): Promise<number> {
-  let accepted = 0;
-  for (let from = 0; from < bodies.length; from += BULK_CHUNK) {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-      body: `{"contacts":[${bodies.slice(from, from + BULK_CHUNK).join(',')}]}`,
-      signal: AbortSignal.timeout(30_000),
-    });
-    const answer = (await res.json()) as { accepted?: number };
-    if (res.status !== 202) throw new Error(`/updatecontacts answered ${res.status}`);
-    accepted += answer.accepted ?? 0;
-  }
-  return accepted;
 }
 
 interface Creation {
@@ -540,6 +481,7 @@ export const economyCase: BenchCase = async (ctx): Promise<CaseOutput> => {
     const seedAccepted = await postBulk(
       bulkUrl,
       Array.from({ length: size.seed }, (_, i) => emailOnlyBody(SEED, i)),
+      BULK_CHUNK,
     );
     const seedSettled = await settle(queues, {
       done: allLinked(SEED, 0, size.seedKnown),
@@ -566,6 +508,7 @@ export const economyCase: BenchCase = async (ctx): Promise<CaseOutput> => {
     await postBulk(
       bulkUrl,
       Array.from({ length: size.phoneSeed }, (_, i) => phoneBody(PHONE_SEED, i)),
+      BULK_CHUNK,
     );
     await settle(queues, {
       done: allLinked(PHONE_SEED, 0, size.phoneKnown),

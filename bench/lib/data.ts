@@ -23,11 +23,11 @@ export const linkUrlFor = (id: string) => LINK_URL_TEMPLATE.replace('{id}', enco
 
 /**
  * A DMS contact as JSON, ~300 bytes: the fields the contract reads plus the kind of fields a DMS
- * sends along and the ingress ignores.
+ * sends along and the ingress ignores. `organization` is the dealer it belongs to.
  */
-export function dmsBody(tag: string, i: number): string {
+export function dmsBody(tag: string, i: number, organization = ORG): string {
   return (
-    `{"id":"${dmsId(tag, i)}","organization":"${ORG}","email":"${dmsEmail(tag, i)}",` +
+    `{"id":"${dmsId(tag, i)}","organization":"${organization}","email":"${dmsEmail(tag, i)}",` +
     `"telephone":"06 1234 5678","firstName":"Jane","lastName":"Doe",` +
     `"street":"Keizersgracht 123","postalCode":"1015 CJ","city":"Amsterdam","country":"NL",` +
     `"dealer":"Autohuis Bench","salesperson":"P. de Vries","source":"dms",` +
@@ -63,19 +63,20 @@ export function referenceJob(tag: string, i: number) {
 }
 
 /**
- * Seeds the Web1on1 contacts that DMS contacts `from`..`to-1` of `tag` will find by email; returns
- * their sandbox ids.
+ * Seeds the Web1on1 contacts that DMS contacts `from`..`to-1` of `tag` will find by email, in
+ * `organization`; returns their sandbox ids.
  */
 export function seedContacts(
   sandbox: Web1on1Sandbox,
   tag: string,
   from: number,
   to: number,
+  organization = ORG,
 ): string[] {
   const ids: string[] = [];
   for (let i = from; i < to; i++) {
     const contact = sandbox.addContact({
-      organization: ORG,
+      organization,
       profile: { email: storedEmail(tag, i), name: `Jane Doe ${i}` },
     });
     ids.push(contact.id);

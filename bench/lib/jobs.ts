@@ -86,3 +86,39 @@ export async function memoryUsage(conn: Redis, key: string): Promise<number> {
   const bytes = (await conn.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number | null;
   return bytes === null ? Number.NaN : Number(bytes);
 }
+
+/** Jobs not yet finished in any of `queues`. */
+export async function pendingJobs(queues: Queue[]): Promise<number> {
+  let pending = 0;
+  for (const queue of queues) {
+    const counts = await queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'waiting-children',
+      'paused',
+    );
+    for (const n of Object.values(counts)) pending += n;
+  }
+  return pending;
+}
+
+/**
+ * Waits until `done()` holds and no job is pending in `queues` for 300 ms running (a webhook the
+ * sandbox sent after a PATCH reaches the queue within that); false on timeout.
+ */
+export async function settle(
+  queues: Queue[],
+  { done = () => true, timeoutMs }: { done?: () => boolean; timeoutMs: number },
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  let quiet = 0;
+  while (performance.now() < deadline) {
+    if (done() && (await pendingJobs(queues)) === 0) quiet += 1;
+    else quiet = 0;
+    if (quiet >= 3) return true;
+    await sleep(100);
+  }
+  return false;
+}

@@ -32,3 +32,19 @@ export function countLinked(
   });
   return linked;
 }
+
+/**
+ * Stored email → `startedAt` of the first list request that searched it: when the job of the DMS
+ * contact with that email first reached Web1on1 (its first request spent from the budget).
+ */
+export function firstLookupTimes(sandbox: Web1on1Sandbox): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const request of sandbox.requests) {
+    if (request.method !== 'GET' || request.path !== '/v2/contacts') continue;
+    const email = request.query['profile.email'];
+    if (email === undefined) continue;
+    const seen = times.get(email);
+    if (seen === undefined || request.startedAt < seen) times.set(email, request.startedAt);
+  }
+  return times;
+}

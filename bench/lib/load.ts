@@ -124,3 +124,23 @@ export async function postPaced({
   await Promise.all(pending);
   return posts;
 }
+
+/**
+ * `POST /updatecontacts` of `bodies` (DMS contacts as JSON), `chunk` items per request, one request
+ * after the other; returns the items the ingress accepted.
+ */
+export async function postBulk(url: string, bodies: string[], chunk = 500): Promise<number> {
+  let accepted = 0;
+  for (let from = 0; from < bodies.length; from += chunk) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+      body: `{"contacts":[${bodies.slice(from, from + chunk).join(',')}]}`,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const answer = (await res.json()) as { accepted?: number };
+    if (res.status !== 202) throw new Error(`/updatecontacts answered ${res.status}`);
+    accepted += answer.accepted ?? 0;
+  }
+  return accepted;
+}
