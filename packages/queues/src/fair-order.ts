@@ -3,12 +3,13 @@
  *
  * The scheme is start-time fair queueing (Goyal, Vin & Cheng, 1996) with BullMQ priorities as the
  * virtual time. Each tier (live, bulk) is a band of BullMQ priorities, and a job's priority within
- * its band is its *tag*: one more than the later of its organization's last tag and the tier's
- * virtual time, which is the smallest tag still waiting minus one. So the n-th waiting job of every
- * organization carries about the same tag, and BullMQ (lowest priority first, first-in-first-out
- * among equal ones) starts them in rounds: one job per organization per round. A dealer alone gets
- * consecutive tags and every slot; a dealer who arrives behind a backlog of 2,000 gets the next tag
- * and starts after at most one job of each organization already at that tag.
+ * its band is its *tag*: one more than its organization's last tag while the organization has jobs
+ * waiting, else the tier's virtual time itself (the smallest tag still waiting, minus one). So the
+ * n-th waiting job of every organization carries about the same tag, and BullMQ (lowest priority
+ * first, first-in-first-out among equal ones) starts them in rounds: one job per organization per
+ * round. A dealer alone gets consecutive tags and every slot; a dealer with nothing waiting who
+ * posts behind a backlog of 2,000 starts next, before the round under way (as FQ-CoDel serves a
+ * new flow first, RFC 8290), and its following jobs take their turns.
  *
  * Why this and not lanes with a dispatcher: BullMQ keeps doing everything it does well — the atomic
  * move to active, locks, stalled-job recovery, retries, content dedup, `GET /jobs/:id` — so a
@@ -88,8 +89,11 @@ local out = {}
 for k = 5, #ARGV, 2 do
   local t = tier(tonumber(ARGV[k]))
   local org = ARGV[k + 1]
-  local prev = t.seen[org] or tonumber(redis.call('HGET', t.hash, org) or '0')
-  local tag = math.min(math.max(t.clock, prev) + 1, t.max)
+  local seen = t.seen[org]
+  local prev = seen or tonumber(redis.call('HGET', t.hash, org) or '0')
+  -- An organization with nothing waiting starts at the virtual time itself, before the next round.
+  local tag = (seen or prev > t.clock) and prev + 1 or math.max(t.clock, 1)
+  tag = math.min(tag, t.max)
   t.seen[org] = tag
   redis.call('HSET', t.hash, org, tag)
   out[#out + 1] = t.front + tag

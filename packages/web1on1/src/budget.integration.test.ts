@@ -162,6 +162,35 @@ describe('fair order of grants within a process', () => {
     expect(log.order.join('')).toBe('ABC'.repeat(10));
   });
 
+  test('a key that becomes active goes before the keys taking turns, for one request', async ({
+    connections,
+    prefix,
+  }) => {
+    const budget = createWeb1on1Budget({ redis: connections[0]!, prefix, ...FAST });
+    const log = grantLog();
+    const all: Promise<void>[] = [];
+    for (const key of ['A', 'B']) {
+      for (let i = 0; i < 6; i++) {
+        all.push(
+          log.acquire(budget, live(key), key).then(() => {
+            // C's first two callers arrive while A and B take turns.
+            if (log.order.length === 4) {
+              all.push(log.acquire(budget, live('C'), 'C'));
+              all.push(log.acquire(budget, live('C'), 'C'));
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(all);
+    await Promise.all(all); // C's, added meanwhile
+    // C's first goes at the next slot (index 4, or 5 when two grants fell in one event-loop turn);
+    // joining the back of the turns, it would be index 6. Its second waits for a turn of A and B.
+    const [cFirst, cSecond] = indexesOf(log.order, 'C');
+    expect(cFirst).toBeLessThanOrEqual(5);
+    expect(log.order.slice(cFirst! + 1, cSecond).sort()).toEqual(['A', 'B']);
+  });
+
   test("each key's own callers are granted first in, first out", async ({
     connections,
     prefix,
@@ -362,11 +391,12 @@ describe('budget shares through the Web1on1 client', () => {
     await Promise.all([...bulkA, tierRun.find(live('B'), 'b0'), tierRun.find(live('B'), 'b1')]);
     expect(tierRun.arrivals()).toEqual(['a', 'b', 'b', 'a', 'a', 'a', 'a', 'a']);
 
-    // Same tier: A and B take turns once B arrived. Had the key been lost, B would come last.
+    // Same tier: B, new, goes first once, then A and B take turns. Had the key been lost, B would
+    // come last.
     const liveA = Array.from({ length: 6 }, (_, i) => keyRun.find(live('A'), `a${i}`));
     await Promise.race(liveA);
     await Promise.all([...liveA, keyRun.find(live('B'), 'b0'), keyRun.find(live('B'), 'b1')]);
-    expect(keyRun.arrivals()).toEqual(['a', 'a', 'b', 'a', 'b', 'a', 'a', 'a']);
+    expect(keyRun.arrivals()).toEqual(['a', 'b', 'a', 'b', 'a', 'a', 'a', 'a']);
   });
 
   test('a token renewal runs outside the share of the call that met the expired token', async ({

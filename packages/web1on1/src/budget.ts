@@ -20,7 +20,9 @@
  * of a tier in turn, one request per turn, and each key's own waiters first in, first out. That is
  * deficit round-robin (Shreedhar & Varghese, "Efficient fair queueing using deficit round robin",
  * SIGCOMM 1995) with every request costing one quantum, which makes it plain round-robin over the
- * keys that have waiters: a key that becomes active joins the end of the turn order. The next
+ * keys that have waiters, and, as FQ-CoDel does (RFC 8290), a key that becomes active goes first
+ * for one request before joining the end of the turn order: a dealer far below its share waits for
+ * the next slot, not for a turn of every busy dealer. The next
  * reservation is made as soon as one is used or lost, so a backlogged process leaves no gaps.
  *
  * The limit: between processes slots go by reservation rate, equal for every backlogged process
@@ -356,15 +358,17 @@ function exhaustedError(waitMs: number): RateLimitedError {
 
 /**
  * Waiting items by (tier, key): `shift` takes from the live tier while it has any, and within a tier
- * from its keys in turn. Each tier is a Map, which iterates in insertion order, so deleting a key and
- * setting it again sends it to the back of the turn order, and a key that gets its first item joins
- * at the back.
+ * from its keys in turn, one item per turn. As in FQ-CoDel's new and old flow lists (RFC 8290,
+ * §4.1), a key that gets its first item is *new* and goes before every key already taking turns;
+ * after its one item it joins the back of the others. So a dealer who sends now and then, far
+ * below its share, is served at the next slot instead of after one turn of every busy dealer, and
+ * a busy dealer can be new at most once per time it runs dry. Maps iterate in insertion order:
+ * deleting a key and setting it again sends it to the back.
  */
 function createFairQueue<T>() {
-  const tiers: Record<BudgetShare['tier'], Map<string, T[]>> = {
-    live: new Map(),
-    bulk: new Map(),
-  };
+  type Tier = { fresh: Map<string, T[]>; taking: Map<string, T[]> };
+  const tier = (): Tier => ({ fresh: new Map(), taking: new Map() });
+  const tiers: Record<BudgetShare['tier'], Tier> = { live: tier(), bulk: tier() };
   const order = [tiers.live, tiers.bulk];
   let size = 0;
 
@@ -374,41 +378,46 @@ function createFairQueue<T>() {
     },
 
     push(share: BudgetShare, item: T): void {
-      const tier = tiers[share.tier];
-      const queue = tier.get(share.key);
+      const { fresh, taking } = tiers[share.tier];
+      const queue = fresh.get(share.key) ?? taking.get(share.key);
       if (queue) queue.push(item);
-      else tier.set(share.key, [item]);
+      else fresh.set(share.key, [item]);
       size += 1;
     },
 
     shift(): T | undefined {
-      for (const tier of order) {
-        const head = tier.entries().next();
-        if (head.done) continue;
-        const [key, queue] = head.value;
-        const item = queue.shift();
-        tier.delete(key);
-        if (queue.length > 0) tier.set(key, queue);
-        size -= 1;
-        return item;
+      for (const { fresh, taking } of order) {
+        for (const keys of [fresh, taking]) {
+          const head = keys.entries().next();
+          if (head.done) continue;
+          const [key, queue] = head.value;
+          const item = queue.shift();
+          keys.delete(key);
+          if (queue.length > 0) taking.set(key, queue);
+          size -= 1;
+          return item;
+        }
       }
       return undefined;
     },
 
     /** Takes `item` out wherever it is, leaving its key's place in the turn order as it was. */
     remove(share: BudgetShare, item: T): void {
-      const tier = tiers[share.tier];
-      const queue = tier.get(share.key);
-      const index = queue?.indexOf(item) ?? -1;
-      if (!queue || index < 0) return;
-      queue.splice(index, 1);
-      if (queue.length === 0) tier.delete(share.key);
-      size -= 1;
+      const { fresh, taking } = tiers[share.tier];
+      for (const keys of [fresh, taking]) {
+        const queue = keys.get(share.key);
+        const index = queue?.indexOf(item) ?? -1;
+        if (!queue || index < 0) continue;
+        queue.splice(index, 1);
+        if (queue.length === 0) keys.delete(share.key);
+        size -= 1;
+        return;
+      }
     },
 
     /** A copy, so callers may remove while they go through it. */
     all(): T[] {
-      return order.flatMap((tier) => [...tier.values()].flat());
+      return order.flatMap(({ fresh, taking }) => [...fresh.values(), ...taking.values()].flat());
     },
   };
 }
