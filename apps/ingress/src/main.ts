@@ -12,12 +12,14 @@ import {
   createRedisConnection,
   QUEUE,
   queueDepths,
+  redisReady,
   warnUnlessNoEviction,
 } from '@contact-linker/queues';
 import { buildApp } from './app.ts';
 import { createBulkContactsEnqueue } from './enqueue/bulk-contacts.ts';
 import { createLiveContactEnqueue } from './enqueue/live-contact.ts';
 import { createWebhookEventEnqueue } from './enqueue/webhook-event.ts';
+import { REDIS_DEADLINE_MS } from './redis-deadline.ts';
 
 const config = loadConfigOrExit('ingress', () => loadIngressConfig(process.env));
 const logger = createLogger({ level: config.logLevel, name: 'ingress' });
@@ -50,7 +52,10 @@ const enqueue = {
   contacts: createBulkContactsEnqueue(jobs),
   webhook: createWebhookEventEnqueue({ ...jobs, redis, prefix: config.queuePrefix }),
 };
-const metrics = createIngressMetrics({ queues: { depths: () => queueDepths(queues) } });
+const metrics = createIngressMetrics({
+  queues: { depths: () => queueDepths(queues) },
+  redisReady: () => redisReady(redis, REDIS_DEADLINE_MS),
+});
 const app = await buildApp({ config, redis, queues, enqueue, logger, metrics });
 await app.listen({ port: config.port, host: config.host });
 void warnUnlessNoEviction(redis, logger);

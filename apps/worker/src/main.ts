@@ -28,7 +28,7 @@ connection.on('ready', () => {
   redisDown = false;
 });
 
-const metrics = createWorkerMetrics();
+const metrics = createWorkerMetrics({ redisReady: () => redisReady(connection) });
 const runtime = createWorkerRuntime({ config, connection, logger, metrics });
 const ops = await startOpsServer({
   port: config.workerPort,

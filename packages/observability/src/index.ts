@@ -4,6 +4,7 @@ export {
   createWorkerMetrics,
   type IngressMetrics,
   type QueueDepthSource,
+  type RedisReadySource,
   type WorkerMetrics,
 } from './metrics.ts';
 export { type OpsServer, type OpsServerOptions, startOpsServer } from './ops-server.ts';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -15,6 +16,15 @@ export interface QueueDepthSource {
   depths(): Promise<Array<{ queue: string; counts: Record<string, number> }>>;
 }
 
+/** How long a scrape waits for the queue depths before it answers without them. */
+const DEPTH_DEADLINE_MS = 2000;
+
+/**
+ * Reads the depths at scrape time. When Redis fails or does not answer within
+ * {@link DEPTH_DEADLINE_MS} the scrape still succeeds, without depth samples: a failed scrape would
+ * make Prometheus report the process down (`up == 0`) when it is Redis that is, which
+ * `contact_linker_redis_ready` says.
+ */
 function queueDepthGauge(registry: Registry, source: QueueDepthSource) {
   return new Gauge({
     name: 'contact_linker_queue_jobs',
@@ -22,18 +32,46 @@ function queueDepthGauge(registry: Registry, source: QueueDepthSource) {
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
+      const settled = new AbortController();
+      const depths = await Promise.race([
+        source.depths().catch(() => []),
+        sleep(DEPTH_DEADLINE_MS, [], { ref: false, signal: settled.signal }).catch(() => []),
+      ]);
+      settled.abort();
       this.reset();
-      for (const { queue, counts } of await source.depths()) {
+      for (const { queue, counts } of depths) {
         for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
       }
     },
   });
 }
 
-export function createIngressMetrics({ queues }: { queues: QueueDepthSource }) {
+/** Resolves whether Redis answers now (the process's readiness check); a rejection counts as not ready. */
+export type RedisReadySource = () => Promise<boolean>;
+
+/** 1 when the process's own readiness check found Redis answering at scrape time, else 0. */
+function redisReadyGauge(registry: Registry, ready: RedisReadySource) {
+  return new Gauge({
+    name: 'contact_linker_redis_ready',
+    help: '1 when Redis answered the readiness check (what /readyz reports) at scrape time, else 0',
+    registers: [registry],
+    async collect() {
+      this.set((await ready().catch(() => false)) ? 1 : 0);
+    },
+  });
+}
+
+export function createIngressMetrics({
+  queues,
+  redisReady,
+}: {
+  queues: QueueDepthSource;
+  redisReady?: RedisReadySource;
+}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   queueDepthGauge(registry, queues);
+  if (redisReady) redisReadyGauge(registry, redisReady);
   const requests = new Counter({
     name: 'contact_linker_http_requests_total',
     help: 'HTTP requests by route template, method and status',
@@ -58,10 +96,17 @@ export function createIngressMetrics({ queues }: { queues: QueueDepthSource }) {
 }
 export type IngressMetrics = ReturnType<typeof createIngressMetrics>;
 
-export function createWorkerMetrics({ queues }: { queues?: QueueDepthSource } = {}) {
+export function createWorkerMetrics({
+  queues,
+  redisReady,
+}: {
+  queues?: QueueDepthSource;
+  redisReady?: RedisReadySource;
+} = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   if (queues) queueDepthGauge(registry, queues);
+  if (redisReady) redisReadyGauge(registry, redisReady);
   const jobs = new Counter({
     name: 'contact_linker_jobs_total',
     help: 'Jobs finished by queue and outcome (linked, not_found, delivered, unchanged, retry, dead_lettered, rate_limited, …)',
