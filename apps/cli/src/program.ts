@@ -31,7 +31,9 @@ export function createProgram({
     .name('pnpm cli')
     .description(
       'contact-linker operator CLI: seed contacts from a file, watch the queues, replay dead letters.\n' +
-        'Reads REDIS_URL, QUEUE_PREFIX, DEFAULT_PHONE_COUNTRY and JOB_ATTEMPTS like the worker.',
+        'Reads REDIS_URL, QUEUE_PREFIX, DEFAULT_PHONE_COUNTRY and JOB_ATTEMPTS like the worker.\n' +
+        'QUEUE_PREFIX defaults to {contact-linker}; `pnpm dev` runs under {contact-linker-dev} and\n' +
+        'prints the command line that looks at it. Reading commands name the Redis and prefix on stderr.',
     )
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });

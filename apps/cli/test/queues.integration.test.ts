@@ -120,6 +120,41 @@ describe('pnpm cli queues stats', () => {
     expect(redraws.length).toBeGreaterThanOrEqual(2);
   });
 
+  test('read-only commands create no key under the prefix they are given', async ({
+    redisUrl,
+    prefix,
+  }) => {
+    for (const args of [
+      ['queues', 'stats'],
+      ['queues', 'stats', '--json'],
+      ['dlq', 'list'],
+      ['dlq', 'show', 'no-such-letter'],
+      ['dlq', 'purge'],
+    ]) {
+      await runCli(args, { redisUrl, prefix });
+    }
+    const redis = new Redis(redisUrl);
+    try {
+      const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+      expect(await redis.keys(pattern)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  test('says on stderr which Redis and prefix it reads, leaving stdout to the data', async ({
+    redisUrl,
+    prefix,
+  }) => {
+    const host = new URL(redisUrl).host;
+    const json = await runCli(['queues', 'stats', '--json'], { redisUrl, prefix });
+    expect(json.err).toBe(`redis ${host}, QUEUE_PREFIX ${prefix}`);
+    expect(() => JSON.parse(json.out)).not.toThrow();
+    const dlq = await runCli(['dlq', 'list'], { redisUrl, prefix });
+    expect(dlq.err).toBe(`redis ${host}, QUEUE_PREFIX ${prefix}`);
+    expect(dlq.out).toBe('no dead letters');
+  });
+
   test('exits 1 on a bad --interval', async ({ redisUrl, prefix }) => {
     const { exitCode } = await runCli(['queues', 'stats', '--interval', 'soon'], {
       redisUrl,

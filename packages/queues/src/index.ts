@@ -55,6 +55,7 @@ export {
 } from './fair-order.ts';
 export { readJobStatus } from './job-status.ts';
 export {
+  type CreateQueuesOptions,
   closeQueues,
   createQueues,
   type QueueSet,

@@ -5,9 +5,25 @@ import type { RedisClient } from './connection.ts';
 export type TypedQueue<Q extends QueueName> = Queue<JobData<Q>, JobResult<Q>, string>;
 export type QueueSet = { [Q in QueueName]: TypedQueue<Q> };
 
+export interface CreateQueuesOptions {
+  /**
+   * Leave each queue's `meta` hash alone. BullMQ's `Queue` constructor otherwise writes it (library
+   * version, event-stream length) as soon as it connects, so merely opening the queues creates keys.
+   * For readers such as the CLI; the ingress and worker keep it current. @defaultValue false
+   */
+  readOnlyMeta?: boolean;
+}
+
 /** Opens every catalog queue on one shared connection. Close them with `closeQueues`. */
-export function createQueues(connection: RedisClient, prefix: string): QueueSet {
-  const entries = QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix })]);
+export function createQueues(
+  connection: RedisClient,
+  prefix: string,
+  { readOnlyMeta = false }: CreateQueuesOptions = {},
+): QueueSet {
+  const entries = QUEUE_NAMES.map((name) => [
+    name,
+    new Queue(name, { connection, prefix, skipMetasUpdate: readOnlyMeta }),
+  ]);
   return Object.fromEntries(entries) as QueueSet;
 }
 

@@ -36,7 +36,8 @@ export function registerDlqCommands(program: Command, context: () => Promise<Cli
     .description('list dead letters, oldest first')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }) => {
-      const { queues, out } = await context();
+      const { queues, out, note, source } = await context();
+      note(source);
       const letters = await listDeadLetters(queues[QUEUE.deadLetter]);
       out(opts.json ? JSON.stringify(letters, null, 2) : table(letters));
     });
@@ -46,7 +47,8 @@ export function registerDlqCommands(program: Command, context: () => Promise<Cli
     .description('show one dead letter with its data and last error')
     .argument('<id>', 'dead letter id (from `dlq list`)')
     .action(async (id: string) => {
-      const { queues, out, fail } = await context();
+      const { queues, out, fail, note, source } = await context();
+      note(source);
       const letter = await queues[QUEUE.deadLetter].getJob(id);
       if (!letter) return fail(`no dead letter ${id}`);
       out(JSON.stringify({ id, ...letter.data }, null, 2));
@@ -61,7 +63,8 @@ export function registerDlqCommands(program: Command, context: () => Promise<Cli
       if ((id === undefined) === (opts.all !== true)) {
         throw new InvalidArgumentError('give either a dead letter id or --all');
       }
-      const { queues, out, fail } = await context();
+      const { queues, out, fail, note, source } = await context();
+      note(source);
       const ids = opts.all
         ? (await listDeadLetters(queues[QUEUE.deadLetter])).map((l) => l.id)
         : [id!];
@@ -83,7 +86,8 @@ export function registerDlqCommands(program: Command, context: () => Promise<Cli
     .description('delete every dead letter and its failed origin job, for good')
     .option('--yes', 'confirm; without it nothing is deleted')
     .action(async (opts: { yes?: boolean }) => {
-      const { queues, out, fail } = await context();
+      const { queues, out, fail, note, source } = await context();
+      note(source);
       if (!opts.yes) {
         const count = await queues[QUEUE.deadLetter].count();
         return fail(`would delete ${count} dead letter(s); run again with --yes`);

@@ -184,6 +184,7 @@ Examples:
     )
     .action(async (opts: { watch?: boolean; interval: number; json?: boolean }) => {
       const ctx = await context();
+      ctx.note(ctx.source);
       if (!(await requireRedis(ctx))) return;
       const fairOrder = createFairOrder({ queue: ctx.queues[QUEUE.linkContact], redis: ctx.redis });
       const fetch = async () => {
@@ -216,7 +217,9 @@ Examples:
               return ctx.out(JSON.stringify(queueStatsJson(depths, at, memory, backlogs)));
             }
             const table = renderQueueStats(depths, { at, memory, backlogs });
-            ctx.out(redraw ? `${CLEAR_SCREEN}${table}\n\nCtrl-C to stop` : `${table}\n`);
+            ctx.out(
+              redraw ? `${CLEAR_SCREEN}${table}\n\n${ctx.source}; Ctrl-C to stop` : `${table}\n`,
+            );
           },
         });
       } finally {
