@@ -1,7 +1,7 @@
 /**
  * The link memory and the waiting index on their own, against a real Redis: what is remembered,
- * what a webhook makes the system forget, which waiting DMS contacts a webhook finds, and that
- * entries expire.
+ * what a webhook makes the system forget, which waiting DMS contacts a webhook finds, that entries
+ * expire, and that a deactivated organization is forgotten whole.
  */
 import type { LinkContactJob } from '@contact-linker/contracts';
 import { redisTest, waitFor } from '@contact-linker/testkit';
@@ -186,5 +186,40 @@ describe('sweeping', () => {
     expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([ORG]);
     await links.sweep();
     expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([]);
+  });
+});
+
+describe('forgetting an organization', () => {
+  test("drops its links and waiting contacts, and nothing of another's", async ({ memory }) => {
+    const links = memory.make();
+    const OTHER = 'org-other';
+    for (const organization of [ORG, OTHER]) {
+      await links.remember(job({ organization }), {
+        contactId: 'w-1',
+        conversation: null,
+        url: url('D-1'),
+      });
+      await links.wait(job({ organization, dmsContactId: 'D-2', email: 'waits@example.com' }));
+    }
+    const waitsFor = (organization: string) =>
+      links.observe({ id: 'w-2', organization, email: 'waits@example.com' });
+    expect(await waitsFor(ORG)).toHaveLength(1);
+
+    expect(await links.forgetOrganization(ORG)).toBe(5);
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+    expect(await waitsFor(ORG)).toEqual([]);
+    const { redis, prefix } = memory;
+    for (const kind of ['links', 'linked', 'waiting', 'waiting-email', 'waiting-phone']) {
+      expect(await redis.exists(`${prefix}:${kind}:${ORG}`), kind).toBe(0);
+    }
+    expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([OTHER]);
+
+    // The other organization keeps its link and its waiting contact.
+    expect(await links.recall(OTHER, 'D-1')).toMatchObject({ contactId: 'w-1' });
+    expect(await waitsFor(OTHER)).toEqual([
+      expect.objectContaining({ dmsContactId: 'D-2', organization: OTHER }),
+    ]);
+    // Idempotent: nothing left to forget.
+    expect(await links.forgetOrganization(ORG)).toBe(0);
   });
 });

@@ -4,11 +4,17 @@ import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    /** The link memory's scripts, defined by `createLinkMemory`; see REMEMBER, WAIT, UNWAIT, FORGET, SWEEP. */
+    /**
+     * The link memory's scripts, defined by `createLinkMemory`; see REMEMBER, WAIT, UNWAIT, FORGET,
+     * FORGET_ORGANIZATION, SWEEP.
+     */
     contactLinkerMemoryRemember(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryWait(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryUnwait(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryForget(...keysAndArgs: Array<string | number>): Result<number, Context>;
+    contactLinkerMemoryForgetOrganization(
+      ...keysAndArgs: Array<string | number>
+    ): Result<number, Context>;
     contactLinkerMemorySweep(...keysAndArgs: Array<string | number>): Result<number, Context>;
   }
 }
@@ -144,6 +150,18 @@ return 1
 `;
 
 /**
+ * KEYS: links, linked, waiting, by email, by phone, organizations. ARGV: organization. Forgets all
+ * of it in one step, so no reader sees a link without its index or a waiting contact without its
+ * own. UNLINK frees the hashes off Redis's main thread: the call costs one step per key, whatever
+ * the organization holds.
+ */
+const FORGET_ORGANIZATION = `
+local dropped = redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('SREM', KEYS[6], ARGV[1])
+return dropped
+`;
+
+/**
  * KEYS: links, linked, waiting, by email, by phone. ARGV: now (s), then pairs of (kind, field) where
  * kind is 'link', 'linked' or 'waiting': drops what has expired of those fields.
  */
@@ -213,6 +231,10 @@ export function createLinkMemory({
   redis.defineCommand('contactLinkerMemoryWait', { numberOfKeys: 4, lua: WAIT });
   redis.defineCommand('contactLinkerMemoryUnwait', { numberOfKeys: 3, lua: UNWAIT });
   redis.defineCommand('contactLinkerMemoryForget', { numberOfKeys: 2, lua: FORGET });
+  redis.defineCommand('contactLinkerMemoryForgetOrganization', {
+    numberOfKeys: 6,
+    lua: FORGET_ORGANIZATION,
+  });
   redis.defineCommand('contactLinkerMemorySweep', { numberOfKeys: 5, lua: SWEEP });
 
   const seconds = () => Math.floor(now() / 1000);
@@ -336,6 +358,24 @@ export function createLinkMemory({
           },
         ];
       });
+    },
+
+    /**
+     * Forgets everything remembered of an organization: its links, the index of them by Web1on1
+     * contact, and its waiting DMS contacts (the bot was deactivated there). Idempotent.
+     * @returns how many of its hashes existed
+     */
+    async forgetOrganization(org: string): Promise<number> {
+      const k = keys(org);
+      return redis.contactLinkerMemoryForgetOrganization(
+        k.links,
+        k.linked,
+        k.waiting,
+        k.byEmail,
+        k.byPhone,
+        organizations,
+        org,
+      );
     },
 
     /**
