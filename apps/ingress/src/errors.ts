@@ -10,6 +10,11 @@ export const API_ERRORS = {
     status: 400,
     message: 'The body contains a forbidden key (__proto__, constructor or prototype).',
   },
+  timestamp_out_of_window: {
+    status: 400,
+    message:
+      "The event's timestamp is more than 24 hours old or more than 5 minutes in the future.",
+  },
   unauthorized: { status: 401, message: 'Missing or unknown API key.' },
   invalid_signature: { status: 401, message: 'Missing or wrong X-Hub-Signature.' },
   forbidden: { status: 403, message: 'Verification request refused.' },

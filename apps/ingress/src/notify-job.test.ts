@@ -46,7 +46,7 @@ describe('toNotifyJob', () => {
       { url: 'https://crm.test/2' },
     ];
     const job = toNotifyJob(
-      { event: 'contact.update', data: { contact: { ...contact, links } } },
+      { event: 'contact.update', timestamp: at, data: { contact: { ...contact, links } } },
       'evt-3',
       false,
     );
@@ -56,7 +56,7 @@ describe('toNotifyJob', () => {
     ]);
     // An empty list is news too: the contact carries no link (any more).
     const bare = toNotifyJob(
-      { event: 'contact.update', data: { contact: { ...contact, links: [] } } },
+      { event: 'contact.update', timestamp: at, data: { contact: { ...contact, links: [] } } },
       'evt-4',
       false,
     );
@@ -79,13 +79,20 @@ describe('toNotifyJob', () => {
   });
 
   it('ignores user events with user sync off, and events it does not forward', () => {
-    expect(toNotifyJob({ event: 'user.create', data: { user } }, 'e', false)).toBeUndefined();
-    expect(toNotifyJob({ event: 'message.create', data: { contact } }, 'e', true)).toBeUndefined();
+    const userEvent = { event: 'user.create', timestamp: at, data: { user } };
+    expect(toNotifyJob(userEvent, 'e', false)).toBeUndefined();
+    const message = { event: 'message.create', timestamp: at, data: { contact } };
+    expect(toNotifyJob(message, 'e', true)).toBeUndefined();
   });
 
   it('takes the organization from the envelope when the resource has none', () => {
     const job = toNotifyJob(
-      { event: 'contact.update', organization: 'org-2', data: { contact: { id: 'c-2' } } },
+      {
+        event: 'contact.update',
+        timestamp: at,
+        organization: 'org-2',
+        data: { contact: { id: 'c-2' } },
+      },
       'e',
       false,
     );
@@ -101,7 +108,7 @@ describe('toNotifyJob', () => {
     ['no organization', { event: 'contact.update', data: { contact: { id: 'c' } } }],
     ['a user without id', { event: 'user.update', data: { user: { organization: 'o' } } }],
   ])('refuses a forwarded event with %s as invalid_body', (_name, envelope) => {
-    expect(() => toNotifyJob(envelope, 'e', true)).toThrow(
+    expect(() => toNotifyJob({ ...envelope, timestamp: at }, 'e', true)).toThrow(
       expect.objectContaining({ code: 'invalid_body' }),
     );
   });

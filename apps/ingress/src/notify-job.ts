@@ -33,8 +33,7 @@ function invalid(message: string, issues: z.core.$ZodIssue[] = []): ApiError {
   });
 }
 
-function occurredAt(timestamp: string | number | undefined, now = new Date()): string {
-  if (timestamp === undefined) return now.toISOString();
+function occurredAt(timestamp: WebhookEnvelope['timestamp'], now = new Date()): string {
   const date = new Date(timestamp);
   return Number.isNaN(date.getTime()) ? now.toISOString() : date.toISOString();
 }

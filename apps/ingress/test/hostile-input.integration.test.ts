@@ -128,7 +128,7 @@ const contactEvent = (contact: Record<string, unknown>, extra: Record<string, un
   JSON.stringify({
     id: 'evt-1',
     event: 'contact.update',
-    timestamp: 1764000000000,
+    timestamp: Date.now(),
     organization: 'org-1',
     data: { contact: { id: 'c-1', conversation: 'conv-1', ...contact } },
     ...extra,
@@ -416,6 +416,37 @@ const ROWS: Row[] = [
     'invalid_body',
   ),
   hook('webhook: data as string', contactEvent({}, { data: 'contact' }), 400, 'invalid_body'),
+  hook('webhook: no timestamp', contactEvent({}, { timestamp: undefined }), 400, 'invalid_body'),
+  hook(
+    'webhook: timestamp as object',
+    contactEvent({}, { timestamp: { $date: 1 } }),
+    400,
+    'invalid_body',
+  ),
+  hook(
+    'webhook: timestamp of 10k digits',
+    contactEvent({}, { timestamp: '9'.repeat(10_000) }),
+    400,
+    'invalid_body',
+  ),
+  hook(
+    'webhook: timestamp 30 days old',
+    contactEvent({}, { timestamp: Date.now() - 30 * 86_400_000 }),
+    400,
+    'timestamp_out_of_window',
+  ),
+  hook(
+    'webhook: timestamp past the last JavaScript date',
+    contactEvent({}, { timestamp: 9e15 }),
+    400,
+    'timestamp_out_of_window',
+  ),
+  hook(
+    'webhook: timestamp in the year 9999',
+    contactEvent({}, { timestamp: '9999-12-31T23:59:59Z' }),
+    400,
+    'timestamp_out_of_window',
+  ),
   hook(
     'webhook: profile email as array',
     contactEvent({ profile: { email: ['a@b.nl'] } }),

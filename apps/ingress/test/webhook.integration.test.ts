@@ -28,10 +28,13 @@ function signed(body: unknown, secret = WEBHOOK_SECRET) {
   };
 }
 
+const HOUR = 3600_000;
+const MINUTE = 60_000;
+
 const contactEvent = (overrides: Record<string, unknown> = {}) => ({
   id: 'evt-1',
   event: 'contact.update',
-  timestamp: 1764000000000,
+  timestamp: Date.now(),
   organization: 'org-1',
   data: {
     contact: {
@@ -66,7 +69,8 @@ describe('GET /webhook', () => {
 
 describe('POST /webhook', () => {
   test('queues a contact.update as a contact.updated notification', async ({ ingress }) => {
-    const res = await ingress.app.inject(signed(contactEvent()));
+    const event = contactEvent();
+    const res = await ingress.app.inject(signed(event));
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ status: 'queued' });
     const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
@@ -74,7 +78,7 @@ describe('POST /webhook', () => {
       webhookId: 'evt-1',
       type: 'contact.updated',
       organization: 'org-1',
-      occurredAt: new Date(1764000000000).toISOString(),
+      occurredAt: new Date(event.timestamp).toISOString(),
       contact: {
         id: 'c-1',
         conversation: 'conv-1',
@@ -97,7 +101,7 @@ describe('POST /webhook', () => {
 
   test('an event id seen before answers duplicate and is not queued again', async ({ ingress }) => {
     expect((await ingress.app.inject(signed(contactEvent()))).json().status).toBe('queued');
-    const again = await ingress.app.inject(signed(contactEvent({ timestamp: 1764000000001 })));
+    const again = await ingress.app.inject(signed(contactEvent({ timestamp: Date.now() + 1 })));
     expect(again.json()).toEqual({ status: 'duplicate' });
     expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
   });
@@ -118,7 +122,9 @@ describe('POST /webhook', () => {
   test.for(['conversation.create', 'message.create', 'user.update'])(
     'ignores %s (users only with SYNC_USERS)',
     async (event, { ingress }) => {
-      const res = await ingress.app.inject(signed({ id: 'e', event, data: { user: { id: 'u' } } }));
+      const res = await ingress.app.inject(
+        signed({ id: 'e', event, timestamp: Date.now(), data: { user: { id: 'u' } } }),
+      );
       expect(res.json()).toEqual({ status: 'ignored' });
       expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
     },
@@ -129,6 +135,7 @@ describe('POST /webhook', () => {
       signed({
         id: 'u-evt',
         event: 'user.create',
+        timestamp: new Date().toISOString(),
         organization: 'org-1',
         data: {
           user: { id: 'u-1', email: 'agent@dealer.nl', displayName: 'Agent', role: 'agent' },
@@ -168,7 +175,7 @@ describe('POST /webhook', () => {
   test('the signature is HMAC-SHA1 over the exact bytes (independent computation)', async ({
     ingress,
   }) => {
-    const payload = `{"event":"contact.update","id":"x","organization":"o","data":{"contact":{"id":"c"}}}`;
+    const payload = `{"event":"contact.update","id":"x","timestamp":${Date.now()},"organization":"o","data":{"contact":{"id":"c"}}}`;
     const signature = `sha1=${createHmac('sha1', WEBHOOK_SECRET).update(payload).digest('hex')}`;
     const res = await ingress.app.inject({
       method: 'POST',
@@ -183,7 +190,10 @@ describe('POST /webhook', () => {
     ['a contact without id', contactEvent({ data: { contact: { organization: 'o' } } })],
     ['a contact without organization', contactEvent({ organization: undefined })],
     ['no data', contactEvent({ data: undefined })],
-    ['no event', { id: 'x' }],
+    ['no event', { id: 'x', timestamp: Date.now() }],
+    ['no timestamp', contactEvent({ timestamp: undefined })],
+    ['a timestamp that is not ISO-8601', contactEvent({ timestamp: '07/12/2026 10:00' })],
+    ['a timestamp of epoch ms as a string', contactEvent({ timestamp: String(Date.now()) })],
     ['an array body', []],
   ] as const)('rejects %s with 400', async ([, body], { ingress }) => {
     const res = await ingress.app.inject(signed(body));
@@ -206,5 +216,71 @@ describe('POST /webhook', () => {
   test('rejects a body over 1 MiB with 413', async ({ ingress }) => {
     const big = contactEvent({ pad: 'x'.repeat(1024 * 1024) });
     expect((await ingress.app.inject(signed(big))).statusCode).toBe(413);
+  });
+});
+
+describe('POST /webhook: the replay window', () => {
+  test.for([
+    ['25 h old (epoch ms)', () => Date.now() - 25 * HOUR],
+    ['25 h old (ISO-8601)', () => new Date(Date.now() - 25 * HOUR).toISOString()],
+    ['6 min in the future (epoch ms)', () => Date.now() + 6 * MINUTE],
+    ['6 min in the future (ISO-8601)', () => new Date(Date.now() + 6 * MINUTE).toISOString()],
+    ['in 1970 (epoch seconds)', () => Math.floor(Date.now() / 1000)],
+  ] as const)(
+    'refuses an event stamped %s with 400, enqueueing nothing',
+    async ([, timestamp], { ingress }) => {
+      const res = await ingress.app.inject(signed(contactEvent({ timestamp: timestamp() })));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: 'timestamp_out_of_window',
+        details: [{ path: '/timestamp' }],
+      });
+      expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+      // Refused before its id is recorded: the same id, freshly stamped, is still news.
+      const fresh = await ingress.app.inject(signed(contactEvent()));
+      expect(fresh.json()).toEqual({ status: 'queued' });
+    },
+  );
+
+  test.for([
+    ['23 h old (epoch ms)', () => Date.now() - 23 * HOUR],
+    ['23 h old (ISO-8601)', () => new Date(Date.now() - 23 * HOUR).toISOString()],
+    ['4 min in the future (epoch ms)', () => Date.now() + 4 * MINUTE],
+    ['4 min in the future (ISO-8601)', () => new Date(Date.now() + 4 * MINUTE).toISOString()],
+  ] as const)('accepts an event stamped %s', async ([, timestamp], { ingress }) => {
+    const res = await ingress.app.inject(signed(contactEvent({ timestamp: timestamp() })));
+    expect(res.json()).toEqual({ status: 'queued' });
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
+  });
+
+  test('an old replay is refused even for an ignored event', async ({
+    ingress,
+  }) => {
+    const old = Date.now() - 25 * HOUR;
+    for (const event of ['message.create']) {
+      const res = await ingress.app.inject(
+        signed({ id: `old-${event}`, event, timestamp: old, organization: 'org-1' }),
+      );
+      expect(res.json().error).toBe('timestamp_out_of_window');
+    }
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+  });
+
+  test('a replay within the window is a duplicate', async ({ ingress }) => {
+    const event = contactEvent({ timestamp: Date.now() - 23 * HOUR });
+    expect((await ingress.app.inject(signed(event))).json()).toEqual({ status: 'queued' });
+    expect((await ingress.app.inject(signed(event))).json()).toEqual({ status: 'duplicate' });
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
+  });
+
+  test('remembers an accepted event id for 24 h 5 min, the whole window', async ({
+    ingress,
+    prefix,
+  }) => {
+    await ingress.app.inject(signed(contactEvent({ id: 'evt-ttl' })));
+    // An event stamped 5 min ahead is accepted until 24 h 5 min after it arrived; its marker too.
+    const ttl = await ingress.redis.pttl(`${prefix}:webhook-seen:evt-ttl`);
+    expect(ttl).toBeGreaterThan(24 * HOUR + 4 * MINUTE);
+    expect(ttl).toBeLessThanOrEqual(24 * HOUR + 5 * MINUTE);
   });
 });

@@ -71,6 +71,7 @@ describe('on a Redis Cluster', () => {
       const event = JSON.stringify({
         id: 'evt-cluster',
         event: 'contact.update',
+        timestamp: Date.now(),
         organization: ORG,
         data: {
           contact: { id: contact.id, profile: { email: 'jane@example.com', name: 'Janet' } },

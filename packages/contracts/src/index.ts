@@ -41,5 +41,6 @@ export {
   Web1on1Profile,
   WebhookContact,
   WebhookEnvelope,
+  WebhookTimestamp,
   WebhookUser,
 } from './web1on1.ts';

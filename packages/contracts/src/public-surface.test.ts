@@ -36,6 +36,7 @@ it('exports exactly the public surface', async () => {
       "Web1on1Profile",
       "WebhookContact",
       "WebhookEnvelope",
+      "WebhookTimestamp",
       "WebhookUser",
       "buildDmsContactUrl",
       "describeIssues",

@@ -21,8 +21,32 @@ describe('WebhookEnvelope', () => {
     expect(parsed).toMatchObject({ ...event, bot: 'b1', meta: { retries: 0 } });
   });
 
-  it('needs nothing but `event`, so events this service ignores still pass', () => {
-    expect(WebhookEnvelope.parse({ event: 'message.create' })).toEqual({ event: 'message.create' });
+  it('needs nothing but `event` and `timestamp`, so events this service ignores still pass', () => {
+    const bare = { event: 'message.create', timestamp: '2025-01-01T00:00:00Z' };
+    expect(WebhookEnvelope.parse(bare)).toEqual(bare);
+  });
+
+  it.each([
+    ['ISO-8601 in UTC with milliseconds', '2025-01-01T00:00:00.000Z'],
+    ['ISO-8601 with an offset', '2025-01-01T01:00:00+01:00'],
+    ['epoch milliseconds', 1735689600000],
+  ])('accepts a timestamp as %s', (_, timestamp) => {
+    expect(WebhookEnvelope.safeParse({ ...event, timestamp }).success).toBe(true);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['a date without a time', '2025-01-01'],
+    ['a time without a zone', '2025-01-01T00:00:00'],
+    ['an HTTP date', 'Wed, 01 Jan 2025 00:00:00 GMT'],
+    ['epoch milliseconds as a string', '1735689600000'],
+    ['a fractional number', 1735689600000.5],
+    ['a negative number', -1],
+    ['null', null],
+  ])('rejects a timestamp that is %s', (_, timestamp) => {
+    const result = WebhookEnvelope.safeParse({ ...event, timestamp });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['timestamp']);
   });
 
   it('accepts a numeric timestamp and a null organization', () => {

@@ -71,14 +71,26 @@ export const WebhookUser = z
 export type WebhookUser = z.infer<typeof WebhookUser>;
 
 /**
- * Envelope of every Web1on1 bot webhook. Only `event` is required at this level so that events this
- * service ignores are accepted as they are; contact and user events are checked further by the ingress.
+ * When a webhook event happened: an ISO-8601 date-time with a zone (`Z` or an offset), as Web1on1
+ * documents it, or milliseconds since the epoch, as older senders (and the sandbox) send it.
+ */
+export const WebhookTimestamp = z.union([
+  z.iso.datetime({ offset: true }),
+  z.number().int().nonnegative(),
+]);
+export type WebhookTimestamp = z.infer<typeof WebhookTimestamp>;
+
+/**
+ * Envelope of every Web1on1 bot webhook. Only `event` and `timestamp` are required at this level so
+ * that events this service ignores are accepted as they are; contact and user events are checked
+ * further by the ingress. `timestamp` is required because the ingress refuses an event
+ * outside its replay window, which an event without a time would escape.
  */
 export const WebhookEnvelope = z
   .object({
     id: WebhookId.optional(),
     event: z.string().min(1).max(100),
-    timestamp: z.union([z.string().max(100), z.number()]).optional(),
+    timestamp: WebhookTimestamp,
     organization: z.string().min(1).max(64).nullish(),
     data: z.record(z.string(), z.unknown()).nullish(),
   })

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { NotifyDmsJob } from '@contact-linker/contracts';
 import { notifyDmsEntry, QUEUE, type QueueSet, type RedisClient } from '@contact-linker/queues';
+import { EVENT_DEDUP_MS } from '../event-window.ts';
 import { REDIS_DEADLINE_MS, withDeadline } from '../redis-deadline.ts';
 
-/** Web1on1 may resend an event; an id seen within this window is not enqueued again. */
-const WEBHOOK_DEDUP_MS = 24 * 3600 * 1000;
+/**
+ * Web1on1 may resend an event; an id seen within this window is not enqueued again. It outlasts
+ * the time an event's timestamp is accepted (`event-window.ts`), so no replay gets through.
+ */
+const WEBHOOK_DEDUP_MS = EVENT_DEDUP_MS;
 
 export interface WebhookEventEnqueueOptions {
   queues: QueueSet;
@@ -22,7 +26,8 @@ export interface WebhookEventEnqueueOptions {
 }
 
 /**
- * Enqueues the notify-dms job of a webhook event unless its id was accepted in the last 24 h, and
+ * Enqueues the notify-dms job of a webhook event unless its id was accepted in the last 24 h (and
+ * 5 min), and
  * says which happened. BullMQ's deduplication with a TTL decides atomically with the add; the marker
  * key keeps the window even after retention has removed the job (removal clears BullMQ's own key).
  */

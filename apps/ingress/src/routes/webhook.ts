@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { WebhookEventEnqueue } from '../enqueue/webhook-event.ts';
 import { ApiError } from '../errors.ts';
+import { checkEventTime } from '../event-window.ts';
 import { verifyHubSignature } from '../hub-signature.ts';
 import { parseJsonStrict } from '../json-input.ts';
 import { toNotifyJob } from '../notify-job.ts';
@@ -24,6 +25,8 @@ export interface WebhookRoutesOptions {
   syncUsers: boolean;
   /** Enqueues an event's notify-dms job, once per event id. */
   enqueue: WebhookEventEnqueue;
+  /** Wall clock in ms, against which an event's `timestamp` is checked. @defaultValue Date.now */
+  now?: () => number;
 }
 
 /**
@@ -32,7 +35,7 @@ export interface WebhookRoutesOptions {
  */
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (
   app,
-  { secret, syncUsers, enqueue },
+  { secret, syncUsers, enqueue, now = Date.now },
 ) => {
   app.decorateRequest('rawBody', undefined);
   app.removeContentTypeParser('application/json');
@@ -82,6 +85,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     },
     async (request) => {
       const envelope = request.body;
+      // Before anything else: a replayed event is refused whatever it is, and nothing is enqueued.
+      checkEventTime(envelope.timestamp, now());
       // Web1on1 events carry an id; one without gets the digest of its bytes, so an identical
       // resend is still recognised.
       const eventId =
