@@ -20,6 +20,7 @@ export default defineConfig({
             '{apps,packages}/*/{src,test}/**/*.test.ts',
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
+            'deploy/**/*.test.ts',
           ],
           exclude: [
             '**/*.integration.test.ts',
