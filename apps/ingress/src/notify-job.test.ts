@@ -103,10 +103,38 @@ describe('toNotifyJob', () => {
   });
 
   it.each([
+    ['botinstance.create', 'dealer.activated'],
+    ['botinstance.delete', 'dealer.deactivated'],
+  ])('maps %s to a %s job carrying the organization only', (event, type) => {
+    const botinstance = { id: 'bi-1', bot: 'bot-1', organization: 'org-1' };
+    const job = toNotifyJob({ event, timestamp: at, data: { botinstance } }, 'evt-5', false);
+    expect(job).toEqual({ webhookId: 'evt-5', occurredAt: at, type, organization: 'org-1' });
+    expect(NotifyDmsJob.parse(job)).toEqual(job);
+  });
+
+  it("takes a bot instance's organization from the envelope when data.botinstance has none", () => {
+    const job = toNotifyJob(
+      { event: 'botinstance.create', timestamp: at, organization: 'org-2' },
+      'e',
+      false,
+    );
+    expect(job).toMatchObject({ type: 'dealer.activated', organization: 'org-2' });
+  });
+
+  it.each([
     ['no contact', { event: 'contact.update', data: {} }],
     ['a contact without id', { event: 'contact.update', data: { contact: { organization: 'o' } } }],
     ['no organization', { event: 'contact.update', data: { contact: { id: 'c' } } }],
     ['a user without id', { event: 'user.update', data: { user: { organization: 'o' } } }],
+    ['a bot instance without organization', { event: 'botinstance.create', data: {} }],
+    [
+      'a bot instance that is not an object',
+      { event: 'botinstance.delete', data: { botinstance: 'b' } },
+    ],
+    [
+      'a bot instance with an invalid organization',
+      { event: 'botinstance.create', data: { botinstance: { organization: '../o' } } },
+    ],
   ])('refuses a forwarded event with %s as invalid_body', (_name, envelope) => {
     expect(() => toNotifyJob({ ...envelope, timestamp: at }, 'e', true)).toThrow(
       expect.objectContaining({ code: 'invalid_body' }),

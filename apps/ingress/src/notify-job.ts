@@ -1,8 +1,10 @@
 import {
+  BotInstanceWebhookEvents,
   ContactWebhookEvents,
   type NotifyDmsJob,
   OrganizationId,
   UserWebhookEvents,
+  WebhookBotInstance,
   WebhookContact,
   type WebhookEnvelope,
   WebhookUser,
@@ -12,6 +14,7 @@ import { ApiError } from './errors.ts';
 
 type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
 type UserNotifyJob = Extract<NotifyDmsJob, { user: unknown }>;
+type DealerNotifyJob = Extract<NotifyDmsJob, { type: `dealer.${string}` }>;
 
 const CONTACT_NOTIFICATION = {
   'contact.create': 'contact.created',
@@ -22,6 +25,11 @@ const USER_NOTIFICATION = {
   'user.create': 'user.created',
   'user.update': 'user.updated',
 } as const satisfies Record<(typeof UserWebhookEvents)[number], UserNotifyJob['type']>;
+
+const DEALER_NOTIFICATION = {
+  'botinstance.create': 'dealer.activated',
+  'botinstance.delete': 'dealer.deactivated',
+} as const satisfies Record<(typeof BotInstanceWebhookEvents)[number], DealerNotifyJob['type']>;
 
 const isOneOf = <T extends string>(events: readonly T[], event: string): event is T =>
   (events as readonly string[]).includes(event);
@@ -46,8 +54,10 @@ function organizationOf(resource: { organization?: string | null }, envelope: We
 
 /**
  * The notify-dms job for a webhook event: a contact job for contact events, a user job for user
- * events when user sync is on, `undefined` for everything this service ignores. Throws
- * `invalid_body` (400) for a contact or user event without a valid resource or organization.
+ * events when user sync is on, a dealer job when a dealer activates (`botinstance.create`) or
+ * deactivates (`botinstance.delete`) the bot, `undefined` for everything this service ignores.
+ * Throws `invalid_body` (400) for a contact or user event without a valid resource, and for any of
+ * these without a valid organization.
  */
 export function toNotifyJob(
   envelope: WebhookEnvelope,
@@ -91,6 +101,16 @@ export function toNotifyJob(
         ...(user.role ? { role: user.role } : {}),
       },
     } satisfies UserNotifyJob;
+  }
+  if (isOneOf(BotInstanceWebhookEvents, event)) {
+    // The organization is the whole news; Web1on1 names it on the event or on the bot instance.
+    const parsed = WebhookBotInstance.nullish().safeParse(envelope.data?.botinstance);
+    if (!parsed.success) throw invalid('data.botinstance is invalid', parsed.error.issues);
+    return {
+      ...base,
+      type: DEALER_NOTIFICATION[event],
+      organization: organizationOf(parsed.data ?? {}, envelope),
+    } satisfies DealerNotifyJob;
   }
   return undefined;
 }

@@ -219,6 +219,62 @@ describe('POST /webhook', () => {
   });
 });
 
+describe('POST /webhook: a dealer activates or deactivates the bot', () => {
+  const botEvent = (event: string, overrides: Record<string, unknown> = {}) => ({
+    id: `evt-${event}`,
+    event,
+    timestamp: new Date().toISOString(),
+    data: { botinstance: { id: 'bi-1', bot: 'bot-1', organization: 'org-7' } },
+    ...overrides,
+  });
+
+  test.for([
+    ['botinstance.create', 'dealer.activated'],
+    ['botinstance.delete', 'dealer.deactivated'],
+  ] as const)(
+    'queues %s as a %s notification with the organization',
+    async ([event, type], { ingress }) => {
+      const body = botEvent(event);
+      const res = await ingress.app.inject(signed(body));
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ status: 'queued' });
+      const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+      expect(job?.name).toBe(type);
+      expect(job?.data).toEqual({
+        webhookId: `evt-${event}`,
+        type,
+        organization: 'org-7',
+        occurredAt: body.timestamp,
+      });
+    },
+  );
+
+  test('takes the organization from the envelope when data.botinstance has none', async ({
+    ingress,
+  }) => {
+    const body = botEvent('botinstance.create', { organization: 'org-8', data: {} });
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toMatchObject({ type: 'dealer.activated', organization: 'org-8' });
+  });
+
+  test('a bot-instance event without an organization is refused with 400', async ({ ingress }) => {
+    for (const data of [{}, { botinstance: { bot: 'bot-1' } }, undefined]) {
+      const res = await ingress.app.inject(signed(botEvent('botinstance.delete', { data })));
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toBe('invalid_body');
+    }
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+  });
+
+  test('a repeated bot-instance event answers duplicate', async ({ ingress }) => {
+    const body = botEvent('botinstance.create');
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'duplicate' });
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
+  });
+});
+
 describe('POST /webhook: the replay window', () => {
   test.for([
     ['25 h old (epoch ms)', () => Date.now() - 25 * HOUR],
@@ -253,11 +309,11 @@ describe('POST /webhook: the replay window', () => {
     expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(1);
   });
 
-  test('an old replay is refused even for an ignored event', async ({
+  test('an old replay is refused even for a bot-instance or an ignored event', async ({
     ingress,
   }) => {
     const old = Date.now() - 25 * HOUR;
-    for (const event of ['message.create']) {
+    for (const event of ['botinstance.delete', 'message.create']) {
       const res = await ingress.app.inject(
         signed({ id: `old-${event}`, event, timestamp: old, organization: 'org-1' }),
       );

@@ -139,6 +139,7 @@ export function createWorkerRuntime({
         attempts: config.jobAttempts,
         defaultPhoneCountry: config.defaultPhoneCountry,
       }),
+      forgetOrganization: (organization) => memory.forgetOrganization(organization),
     },
     deadLetter: { queues },
   });

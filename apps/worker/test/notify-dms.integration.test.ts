@@ -1,6 +1,12 @@
 import { createHmac } from 'node:crypto';
-import type { NotifyDmsJob } from '@contact-linker/contracts';
-import { listDeadLetters, QUEUE, replayDeadLetter } from '@contact-linker/queues';
+import type { LinkContactJob, NotifyDmsJob } from '@contact-linker/contracts';
+import { createLinkMemory } from '@contact-linker/link-memory';
+import {
+  createRedisConnection,
+  listDeadLetters,
+  QUEUE,
+  replayDeadLetter,
+} from '@contact-linker/queues';
 import { redisTest, waitFor } from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
@@ -18,6 +24,47 @@ const disabledTest = redisTest.extend('stack', async ({ redisUrl, prefix }, { on
   onCleanup(() => stack.close());
   return stack;
 });
+
+/**
+ * The link memory as the worker keeps it (same prefix and link urls as the harness), filled for
+ * two organizations: a remembered link and a waiting DMS contact each.
+ */
+async function fillMemory(redisUrl: string, prefix: string, orgs: string[]) {
+  const redis = createRedisConnection(redisUrl, { role: 'worker' });
+  const memory = createLinkMemory({
+    redis,
+    prefix,
+    ttlMs: 60_000,
+    linkUrl: (id) => `https://dms.example.test/customer/${id}/`,
+  });
+  const job = (organization: string, dmsContactId: string, email: string): LinkContactJob => ({
+    dmsContactId,
+    organization,
+    email,
+    receivedAt: new Date().toISOString(),
+  });
+  for (const org of orgs) {
+    await memory.remember(job(org, 'D-1', 'linked@example.com'), {
+      contactId: 'w-1',
+      conversation: null,
+      url: 'https://dms.example.test/customer/D-1/',
+    });
+    await memory.wait(job(org, 'D-2', 'waits@example.com'));
+  }
+  const waitingFor = async (organization: string) =>
+    (await memory.observe({ id: 'w-2', organization, email: 'waits@example.com' })).map(
+      (w) => w.dmsContactId,
+    );
+  return { memory, waitingFor, close: () => redis.quit() };
+}
+
+const dealer = (type: 'dealer.activated' | 'dealer.deactivated', organization = ORG) =>
+  ({
+    webhookId: `evt-${type}`,
+    type,
+    organization,
+    occurredAt: '2026-12-07T10:00:00.000Z',
+  }) satisfies NotifyDmsJob;
 
 type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
 const update = (overrides: Partial<ContactNotifyJob> = {}): ContactNotifyJob => ({
@@ -171,6 +218,99 @@ describe('notify-dms', () => {
       data: { userId: 'u-1', email: 'agent@dealer.nl', name: 'Agent', role: 'agent' },
     });
   });
+
+  test('delivers a signed dealer.activated carrying the organization', async ({ stack }) => {
+    const job = await stack.notify(dealer('dealer.activated'));
+    expect((await settledNotify(stack, job)).job.returnvalue).toEqual({
+      outcome: 'delivered',
+      status: 200,
+    });
+    const [delivery] = stack.dms.deliveries;
+    expect(delivery?.verified).toBe(true);
+    expect(delivery?.webhookId).toBe('evt-dealer.activated');
+    expect(delivery?.signature).toBe(
+      expectedSignature(
+        stack.secret,
+        'evt-dealer.activated',
+        delivery!.timestamp!,
+        delivery!.rawBody,
+      ),
+    );
+    expect(JSON.parse(delivery!.rawBody)).toEqual({
+      type: 'dealer.activated',
+      timestamp: '2026-12-07T10:00:00.000Z',
+      organization: ORG,
+      data: { organization: ORG },
+    });
+  });
+
+  test('a dealer notification is retried with the same webhook-id and dead-lettered like any', async ({
+    stack,
+  }) => {
+    stack.dms.failNext(1, { status: 503 });
+    const retried = await stack.notify(dealer('dealer.activated'));
+    expect((await settledNotify(stack, retried)).state).toBe('completed');
+    stack.dms.failNext(1, { status: 410 });
+    const gone = await stack.notify(dealer('dealer.deactivated'));
+    expect((await settledNotify(stack, gone)).state).toBe('dead-lettered');
+    expect(stack.dms.deliveries.map((d) => [d.status, d.webhookId])).toEqual([
+      [503, 'evt-dealer.activated'],
+      [200, 'evt-dealer.activated'],
+      [410, 'evt-dealer.deactivated'],
+    ]);
+  });
+
+  test("dealer.deactivated forgets that organization's links and waiting contacts, no other's", async ({
+    stack,
+    redisUrl,
+    prefix,
+  }) => {
+    const OTHER = 'org-other';
+    const memory = await fillMemory(redisUrl, prefix, [ORG, OTHER]);
+    try {
+      expect(await memory.waitingFor(ORG)).toEqual(['D-2']);
+      const job = await stack.notify(dealer('dealer.deactivated'));
+      expect((await settledNotify(stack, job)).job.returnvalue.outcome).toBe('delivered');
+      expect(stack.dms.accepted()[0]?.body).toEqual({
+        type: 'dealer.deactivated',
+        timestamp: '2026-12-07T10:00:00.000Z',
+        organization: ORG,
+        data: { organization: ORG },
+      });
+      expect(await memory.memory.recall(ORG, 'D-1')).toBeUndefined();
+      expect(await memory.waitingFor(ORG)).toEqual([]);
+      expect(await memory.memory.recall(OTHER, 'D-1')).toMatchObject({ contactId: 'w-1' });
+      expect(await memory.waitingFor(OTHER)).toEqual(['D-2']);
+    } finally {
+      await memory.close();
+    }
+  });
+
+  test('dealer.activated forgets nothing', async ({ stack, redisUrl, prefix }) => {
+    const memory = await fillMemory(redisUrl, prefix, [ORG]);
+    try {
+      await settledNotify(stack, await stack.notify(dealer('dealer.activated')));
+      expect(await memory.memory.recall(ORG, 'D-1')).toMatchObject({ contactId: 'w-1' });
+      expect(await memory.waitingFor(ORG)).toEqual(['D-2']);
+    } finally {
+      await memory.close();
+    }
+  });
+
+  disabledTest(
+    'without DMS_NOTIFY_URL a dealer.deactivated still forgets the organization',
+    async ({ stack, redisUrl, prefix }) => {
+      const memory = await fillMemory(redisUrl, prefix, [ORG]);
+      try {
+        const job = await stack.notify(dealer('dealer.deactivated'));
+        expect((await settledNotify(stack, job)).job.returnvalue).toEqual({ outcome: 'disabled' });
+        expect(await memory.memory.recall(ORG, 'D-1')).toBeUndefined();
+        expect(await memory.waitingFor(ORG)).toEqual([]);
+      } finally {
+        await memory.close();
+      }
+    },
+  );
 
   disabledTest(
     'without DMS_NOTIFY_URL jobs complete as disabled and nothing is sent',

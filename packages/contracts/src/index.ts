@@ -19,6 +19,7 @@ export {
   ContactNotificationData,
   DeadLetterJob,
   DeadLetterSummary,
+  DealerNotificationData,
   DmsNotification,
   JobStatus,
   LinkContactJob,
@@ -34,11 +35,13 @@ export {
 export { describeIssues, FORBIDDEN_KEYS, findForbiddenKey } from './json-input.ts';
 export { buildDmsContactUrl, normalizeEmail, normalizePhone, parseRateLimit } from './normalize.ts';
 export {
+  BotInstanceWebhookEvents,
   ContactWebhookEvents,
   UserWebhookEvents,
   Web1on1Contact,
   Web1on1Link,
   Web1on1Profile,
+  WebhookBotInstance,
   WebhookContact,
   WebhookEnvelope,
   WebhookTimestamp,

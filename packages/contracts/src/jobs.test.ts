@@ -79,6 +79,20 @@ describe('NotifyDmsJob', () => {
     expect(NotifyDmsJob.safeParse(userJob).success).toBe(true);
   });
 
+  it('accepts a dealer job, which carries no contact and no user', () => {
+    const dealerJob = {
+      webhookId: 'msg_4',
+      type: 'dealer.activated',
+      organization: 'org_1',
+      occurredAt: '2025-01-01T00:00:00.000Z',
+    };
+    expect(NotifyDmsJob.parse(dealerJob)).toEqual(dealerJob);
+    expect(NotifyDmsJob.parse({ ...dealerJob, type: 'dealer.deactivated' }).type).toBe(
+      'dealer.deactivated',
+    );
+    expect(NotifyDmsJob.safeParse({ ...dealerJob, organization: undefined }).success).toBe(false);
+  });
+
   it.each([
     ['an unknown type', { type: 'contact.deleted' }],
     ['the webhook event name instead of the notification type', { type: 'contact.update' }],
@@ -109,6 +123,17 @@ describe('DmsNotification', () => {
     expect(DmsNotification.safeParse(contact).success).toBe(true);
     const mixed = { ...contact, data: { userId: 'u1', email: null, name: null } };
     expect(DmsNotification.safeParse(mixed).success).toBe(false);
+  });
+
+  it('accepts a dealer notification carrying its organization, and only that shape', () => {
+    const dealer = {
+      type: 'dealer.activated',
+      timestamp: '2025-01-01T00:00:00.000Z',
+      organization: 'org_1',
+      data: { organization: 'org_1' },
+    };
+    expect(DmsNotification.parse(dealer)).toEqual(dealer);
+    expect(DmsNotification.safeParse({ ...dealer, data: {} }).success).toBe(false);
   });
 });
 

@@ -43,6 +43,8 @@ export const NotificationType = z.enum([
   'contact.linked',
   'user.created',
   'user.updated',
+  'dealer.activated',
+  'dealer.deactivated',
 ]);
 export type NotificationType = z.infer<typeof NotificationType>;
 
@@ -71,6 +73,12 @@ export const UserNotificationData = z.object({
 });
 export type UserNotificationData = z.infer<typeof UserNotificationData>;
 
+/** The organization (dealer) the bot was activated or deactivated in. */
+export const DealerNotificationData = z.object({
+  organization: z.string(),
+});
+export type DealerNotificationData = z.infer<typeof DealerNotificationData>;
+
 /** The JSON body POSTed to `DMS_NOTIFY_URL`. */
 export const DmsNotification = z.discriminatedUnion('type', [
   z.object({
@@ -84,6 +92,12 @@ export const DmsNotification = z.discriminatedUnion('type', [
     timestamp: z.string(),
     organization: z.string(),
     data: UserNotificationData,
+  }),
+  z.object({
+    type: z.enum(['dealer.activated', 'dealer.deactivated']),
+    timestamp: z.string(),
+    organization: z.string(),
+    data: DealerNotificationData,
   }),
 ]);
 export type DmsNotification = z.infer<typeof DmsNotification>;
@@ -100,7 +114,8 @@ const NotifyDmsJobBase = {
  * DmsNotification body when it sends, so settings such as WEB1ON1_APP_URL apply at delivery.
  * `webhookId` is fixed when the job is created, so every retry and every replay carries the same
  * `webhook-id` header and the DMS can drop copies. The type decides which of `contact` and `user`
- * the job carries, so a job without it fails validation instead of failing at delivery.
+ * the job carries, so a job without it fails validation instead of failing at delivery; a dealer
+ * job carries neither, its organization is all there is to tell.
  */
 export const NotifyDmsJob = z.discriminatedUnion('type', [
   z.object({
@@ -124,6 +139,10 @@ export const NotifyDmsJob = z.discriminatedUnion('type', [
       name: z.string().nullable(),
       role: z.string().optional(),
     }),
+  }),
+  z.object({
+    ...NotifyDmsJobBase,
+    type: z.enum(['dealer.activated', 'dealer.deactivated']),
   }),
 ]);
 export type NotifyDmsJob = z.infer<typeof NotifyDmsJob>;

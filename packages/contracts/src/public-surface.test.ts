@@ -4,10 +4,12 @@ it('exports exactly the public surface', async () => {
   const surface = Object.keys(await import('./index.ts')).sort();
   expect(surface).toMatchInlineSnapshot(`
     [
+      "BotInstanceWebhookEvents",
       "ContactNotificationData",
       "ContactWebhookEvents",
       "DeadLetterJob",
       "DeadLetterSummary",
+      "DealerNotificationData",
       "DmsContactBulk",
       "DmsContactEvent",
       "DmsContactId",
@@ -34,6 +36,7 @@ it('exports exactly the public surface', async () => {
       "Web1on1Contact",
       "Web1on1Link",
       "Web1on1Profile",
+      "WebhookBotInstance",
       "WebhookContact",
       "WebhookEnvelope",
       "WebhookTimestamp",

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BotInstanceWebhookEvents,
   ContactWebhookEvents,
   UserWebhookEvents,
   Web1on1Contact,
+  WebhookBotInstance,
   WebhookContact,
   WebhookEnvelope,
 } from './web1on1.ts';
@@ -101,9 +103,18 @@ describe('Web1on1Contact', () => {
   });
 });
 
+describe('WebhookBotInstance', () => {
+  it('allows the organization to be missing and keeps unknown fields', () => {
+    expect(WebhookBotInstance.parse({ bot: 'b1', name: 'x' })).toEqual({ bot: 'b1', name: 'x' });
+    expect(WebhookBotInstance.safeParse({ organization: '' }).success).toBe(false);
+    expect(WebhookBotInstance.safeParse({ organization: 'o'.repeat(65) }).success).toBe(false);
+  });
+});
+
 describe('webhook event lists', () => {
   it('name exactly the events the contract forwards', () => {
     expect(ContactWebhookEvents).toEqual(['contact.create', 'contact.update']);
     expect(UserWebhookEvents).toEqual(['user.create', 'user.update']);
+    expect(BotInstanceWebhookEvents).toEqual(['botinstance.create', 'botinstance.delete']);
   });
 });

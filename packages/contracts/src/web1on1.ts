@@ -71,6 +71,19 @@ export const WebhookUser = z
 export type WebhookUser = z.infer<typeof WebhookUser>;
 
 /**
+ * The bot instance inside a `botinstance.*` webhook: the bot and the organization it was activated
+ * (or deactivated) in. `organization` may sit on the event instead.
+ */
+export const WebhookBotInstance = z
+  .object({
+    id: WebhookId.optional(),
+    bot: z.string().max(200).nullish(),
+    organization: z.string().min(1).max(64).nullish(),
+  })
+  .loose();
+export type WebhookBotInstance = z.infer<typeof WebhookBotInstance>;
+
+/**
  * When a webhook event happened: an ISO-8601 date-time with a zone (`Z` or an offset), as Web1on1
  * documents it, or milliseconds since the epoch, as older senders (and the sandbox) send it.
  */
@@ -82,8 +95,8 @@ export type WebhookTimestamp = z.infer<typeof WebhookTimestamp>;
 
 /**
  * Envelope of every Web1on1 bot webhook. Only `event` and `timestamp` are required at this level so
- * that events this service ignores are accepted as they are; contact and user events are checked
- * further by the ingress. `timestamp` is required because the ingress refuses an event
+ * that events this service ignores are accepted as they are; contact, user and bot-instance events
+ * are checked further by the ingress. `timestamp` is required because the ingress refuses an event
  * outside its replay window, which an event without a time would escape.
  */
 export const WebhookEnvelope = z
@@ -99,3 +112,5 @@ export type WebhookEnvelope = z.infer<typeof WebhookEnvelope>;
 
 export const ContactWebhookEvents = ['contact.create', 'contact.update'] as const;
 export const UserWebhookEvents = ['user.create', 'user.update'] as const;
+/** A dealer activated (`create`) or deactivated (`delete`) the bot in its organization. */
+export const BotInstanceWebhookEvents = ['botinstance.create', 'botinstance.delete'] as const;

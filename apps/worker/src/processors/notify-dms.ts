@@ -13,6 +13,11 @@ export interface NotifyDmsDeps {
   notifyState: NotifyState;
   /** Takes in what a contact webhook shows for the system's own matching, before any delivery. */
   observeContact?: ContactObserver;
+  /**
+   * Forgets an organization's link memory and waiting DMS contacts, when its dealer deactivated the
+   * bot (`LinkMemory.forgetOrganization`), before any delivery.
+   */
+  forgetOrganization?: (organization: string) => Promise<unknown>;
 }
 
 export function conversationUrl(appUrl: string, conversation: string | null): string | null {
@@ -38,6 +43,9 @@ export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotifi
       },
     };
   }
+  if (!('contact' in data)) {
+    return { type: data.type, timestamp, organization, data: { organization } };
+  }
   const { contact } = data;
   return {
     type: data.type,
@@ -60,6 +68,12 @@ export function createNotifyDmsProcessor(deps: NotifyDmsDeps): Processor<typeof 
     // short by a crash runs again with `attemptsMade` still 0, and observing is idempotent.
     if (deps.observeContact && job.attemptsMade === 0 && 'contact' in data) {
       if (data.type !== 'contact.linked') await deps.observeContact(data);
+    }
+    // On every run until delivered, not only the first: forgetting is idempotent, and a run whose
+    // forgetting failed must not leave the memory of a dealer who left. Also with DMS_NOTIFY_URL
+    // unset: the memory is the system's own.
+    if (deps.forgetOrganization && data.type === 'dealer.deactivated') {
+      await deps.forgetOrganization(data.organization);
     }
     if (!deps.dms) return { outcome: 'disabled' };
     const notification = buildNotification(data, deps.appUrl);
