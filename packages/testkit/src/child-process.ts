@@ -154,6 +154,12 @@ export interface SpawnWatchedOptions {
    * @defaultValue false
    */
   unref?: boolean;
+  /**
+   * Runs it in a process group of its own, so a Ctrl-C at the terminal (which signals the whole
+   * foreground group) does not reach it: for helpers the caller stops itself, in its own order.
+   * @defaultValue false
+   */
+  detached?: boolean;
 }
 
 /**
@@ -171,9 +177,10 @@ export function spawnWatched(
     maxLines,
     onStdoutLine,
     unref = false,
+    detached = false,
   }: SpawnWatchedOptions,
 ): WatchedChild {
-  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd, env, detached, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) {
     // The 'error' event (ENOENT, EACCES) follows on the next tick; unheard, it would crash us.
     child.once('error', () => {});

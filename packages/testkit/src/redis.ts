@@ -39,6 +39,11 @@ export interface PrivateRedisOptions {
   port?: number;
   /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
   extraArgs?: readonly string[];
+  /**
+   * Own process group, out of reach of a terminal's Ctrl-C, for a script (`pnpm dev`) that stops
+   * it last, after the processes using it. @defaultValue false
+   */
+  detached?: boolean;
 }
 
 const REDIS_SERVER = 'redis-server';
@@ -120,7 +125,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     ...(opts.extraArgs ?? []),
   ];
   const start = async () => {
-    if (!child?.running()) child = await spawnRedis(args(), port, dir);
+    if (!child?.running()) child = await spawnRedis(args(), port, dir, opts.detached ?? false);
   };
 
   // A free port can be taken between the check and the bind; only then try another one.
@@ -197,9 +202,15 @@ function buildRedisTestOrStub(): RedisTestFixtures {
 
 // --- private redis-server plumbing -------------------------------------------------------------
 
-async function spawnRedis(args: string[], port: number, dir: string): Promise<WatchedChild> {
+async function spawnRedis(
+  args: string[],
+  port: number,
+  dir: string,
+  detached: boolean,
+): Promise<WatchedChild> {
   const child = spawnWatched(REDIS_SERVER, args, {
     command: REDIS_SERVER,
+    detached,
     cwd: dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     watchdogName: 'cl-redis-watchdog',
