@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeWebhookSecret, startDmsSandbox, startWeb1on1Sandbox } from '@contact-linker/testkit';
 import { Redis } from 'ioredis';
+import { DEMO_CONTACTS, DEMO_ORGANIZATION, DEMO_WEBHOOK_CONTACT } from './dev/demo.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -19,7 +20,7 @@ const web1on1Port = Number(env.DEV_WEB1ON1_PORT ?? 4100);
 const dmsPort = Number(env.DEV_DMS_PORT ?? 4200);
 const apiKey = env.DEV_API_KEY ?? 'dev-api-key-change-me';
 const webhookSecret = env.DEV_WEBHOOK_SECRET ?? 'dev-webhook-secret';
-const organization = 'demo-dealer';
+const organization = DEMO_ORGANIZATION;
 const ingressUrl = `http://127.0.0.1:${ingressPort}`;
 
 async function checkRedis(): Promise<void> {
@@ -49,14 +50,7 @@ const web1on1 = await startWeb1on1Sandbox({
   organizationId: organization,
   webhook: { url: `${ingressUrl}/webhook`, secret: webhookSecret },
 });
-const demo = [
-  { organization, profile: { email: 'jane.doe@example.com', name: 'Jane Doe' } },
-  { organization, profile: { telephone: '+31612345678', name: 'Piet Jansen' } },
-  {
-    organization,
-    profile: { email: 'sam@example.com', telephone: '+31201234567', name: 'Sam Smit' },
-  },
-].map((c) => web1on1.addContact(c));
+const demo = DEMO_CONTACTS.map((c) => web1on1.addContact({ organization, ...c }));
 
 const dmsSecret = env.DMS_NOTIFY_SECRET ?? makeWebhookSecret();
 const dms = await startDmsSandbox({ port: dmsPort, secret: dmsSecret });
@@ -147,8 +141,8 @@ Link a DMS contact to the demo Web1on1 contact Jane Doe:
     -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\
     -d '{"id":"DMS-1002","organization":"${organization}","phone":"06 12345678"}'
 
-Send a signed Web1on1 webhook (contact.update) as Web1on1 would:
-  pnpm webhook:send --url ${ingressUrl}/webhook --secret ${webhookSecret} --contact ${demo[2]?.id}
+Send a signed Web1on1 webhook (contact.update of the demo contact Sam Smit, id ${DEMO_WEBHOOK_CONTACT.id}):
+  ./scripts/pnpm webhook:send --url ${ingressUrl}/webhook --secret ${webhookSecret} --api-url ${web1on1.url} --contact ${DEMO_WEBHOOK_CONTACT.id}
 
 Ctrl-C stops everything.
 `);
