@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * Suites, chosen by file name:
  * - `*.test.ts`: pure unit tests beside the source, no I/O beyond loopback servers they own;
  * - `*.integration.test.ts`: real Redis (from the testkit harness), sandboxes, in-process apps;
- * - `*.e2e.test.ts`: the real `start:ingress` / `start:worker` processes;
+ * - `*.e2e.test.ts`: the real `start:ingress` / `start:worker` processes, and `pnpm dev` itself;
  * - `test/fault/*.fault.test.ts`: those processes under injected faults (crashes, outages, 429s),
  *   minutes long, so outside the unit run and one file at a time.
  * Integration and e2e files run one at a time: they share one machine's Redis and CPU, and their
@@ -43,7 +43,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['{apps,packages}/*/{src,test}/**/*.e2e.test.ts'],
+          include: ['{apps,packages}/*/{src,test}/**/*.e2e.test.ts', 'scripts/**/*.e2e.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

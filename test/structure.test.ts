@@ -160,7 +160,8 @@ function redisConstructions(files: SourceFile[]): string[] {
   const allowed = (path: string) =>
     path === 'packages/queues/src/connection.ts' ||
     path.startsWith('packages/testkit/src/') ||
-    path === 'scripts/dev.ts';
+    path === 'scripts/dev.ts' ||
+    path.startsWith('scripts/dev/');
   return grep(files, /\bnew\s+(IO)?Redis\s*\(/, (path) => isProduction(path) && !allowed(path));
 }
 
@@ -294,7 +295,7 @@ describe('repository structure', () => {
     ).toEqual([]);
   });
 
-  it('constructs Redis clients only in the queues connection module, the testkit and scripts/dev.ts', () => {
+  it('constructs Redis clients only in the queues connection module, the testkit and the dev script', () => {
     expect(
       redisConstructions(files),
       'take a connection as a dependency, or create it with createRedisConnection',
@@ -412,8 +413,14 @@ describe('each rule flags a planted violation', () => {
       file('packages/queues/src/queues.ts', 'const redis = new IORedis(url);'),
       file('packages/queues/src/connection.ts', 'return new Redis(url, {});'),
       file('scripts/dev.ts', 'const probe = new Redis(url);'),
+      file('scripts/dev/redis.ts', 'const probe = new Redis(url);'),
+      file('scripts/send-webhook.ts', 'const redis = new Redis(url);'),
     ];
-    expect(redisConstructions(planted)).toHaveLength(2);
+    expect(redisConstructions(planted).map((problem) => problem.split(':')[0])).toEqual([
+      'apps/ingress/src/app.ts',
+      'packages/queues/src/queues.ts',
+      'scripts/send-webhook.ts',
+    ]);
   });
 
   it('a public package, a missing private flag, or extra exports', () => {
