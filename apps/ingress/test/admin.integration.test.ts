@@ -45,6 +45,11 @@ describe('/admin', () => {
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toMatch(/^Basic /);
       expect(res.json()).toMatchObject({ error: 'unauthorized' });
+      // Says where the credentials come from, and never what they are.
+      const { message } = res.json();
+      expect(message).toContain('ADMIN_USERNAME and ADMIN_PASSWORD');
+      expect(message).not.toContain(ADMIN.password);
+      expect(message).not.toMatch(/\bops\b/);
     }
   });
 

@@ -12,6 +12,10 @@ declare module 'fastify' {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** Where the credentials come from, never what they are. */
+const ADMIN_CREDENTIALS_HINT =
+  'Admin credentials required: HTTP basic auth with the ADMIN_USERNAME and ADMIN_PASSWORD this ingress runs with (`pnpm dev` prints its own at start).';
+
 /**
  * Basic auth compared in constant time: digests of the presented and expected `user:password` are
  * compared with `timingSafeEqual`, so neither length nor content leaks through timing.
@@ -31,7 +35,7 @@ async function adminAuth(
     return reply
       .code(401)
       .header('www-authenticate', 'Basic realm="contact-linker admin", charset="UTF-8"')
-      .send(errorBody('unauthorized', 'Admin credentials required.'));
+      .send(errorBody('unauthorized', ADMIN_CREDENTIALS_HINT));
   });
 }
 
