@@ -1,4 +1,4 @@
-import { createIngressMetrics, createLogger } from '@contact-linker/observability';
+import { createIngressMetrics, createLogger, type Logger } from '@contact-linker/observability';
 import {
   closeQueues,
   createFairOrder,
@@ -25,6 +25,7 @@ export async function startIngress({
   admin,
   rateLimit = { max: 1000, durationMs: 1000 },
   clusterNodes,
+  logger = createLogger({ name: 'ingress-test', level: 'silent' }),
 }: {
   redisUrl: string;
   prefix: string;
@@ -34,6 +35,8 @@ export async function startIngress({
   rateLimit?: { max: number; durationMs: number };
   /** Connect to this Redis Cluster instead of `redisUrl`. */
   clusterNodes?: string[];
+  /** @defaultValue a silent one */
+  logger?: Logger;
 }) {
   const redis = createRedisConnection(redisUrl, { role: 'producer', clusterNodes });
   redis.on('error', () => {});
@@ -68,7 +71,7 @@ export async function startIngress({
     enqueue,
     ...deadline,
     metrics: createIngressMetrics({ queues: { depths: () => queueDepths(queues) } }),
-    logger: createLogger({ name: 'ingress-test', level: 'silent' }),
+    logger,
   });
   return {
     app,

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { createLogger } from '@contact-linker/observability';
 import { QUEUE } from '@contact-linker/queues';
 import { redisTest, signHubSignature } from '@contact-linker/testkit';
 import { describe, expect } from 'vitest';
@@ -127,6 +128,42 @@ describe('POST /webhook', () => {
       );
       expect(res.json()).toEqual({ status: 'ignored' });
       expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+    },
+  );
+
+  redisTest(
+    'says once, at info, that SYNC_USERS turns ignored user events on',
+    async ({ redisUrl, prefix }) => {
+      const lines: string[] = [];
+      const logger = createLogger({
+        name: 'ingress-test',
+        destination: { write: (line: string) => void lines.push(line) },
+      });
+      const ingress = await startIngress({ redisUrl, prefix, logger });
+      try {
+        for (const [id, event] of [
+          ['e-1', 'conversation.create'],
+          ['e-2', 'user.update'],
+          ['e-3', 'user.create'],
+        ] as const) {
+          const res = await ingress.app.inject(
+            signed({ id, event, timestamp: Date.now(), data: { user: { id: 'u' } } }),
+          );
+          expect(res.json()).toEqual({ status: 'ignored' });
+        }
+      } finally {
+        await ingress.close();
+      }
+      const hints = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string; event?: string })
+        .filter((entry) => entry.msg.includes('SYNC_USERS'));
+      expect(hints).toEqual([
+        expect.objectContaining({
+          level: 30,
+          event: 'user.update',
+          msg: expect.stringContaining('set SYNC_USERS=true'),
+        }),
+      ]);
     },
   );
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { WebhookEnvelope } from '@contact-linker/contracts';
+import { UserWebhookEvents, WebhookEnvelope } from '@contact-linker/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { WebhookEventEnqueue } from '../enqueue/webhook-event.ts';
@@ -16,6 +16,7 @@ declare module 'fastify' {
 }
 
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+const isUserEvent = (event: string) => (UserWebhookEvents as readonly string[]).includes(event);
 const MAX_CHALLENGE = 1024;
 
 export interface WebhookRoutesOptions {
@@ -37,6 +38,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app,
   { secret, syncUsers, enqueue, now = Date.now },
 ) => {
+  /** Whether this process has said why user events are ignored; once is enough. */
+  let userSyncHinted = false;
   app.decorateRequest('rawBody', undefined);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -95,7 +98,16 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
           .update(request.rawBody ?? '')
           .digest('base64url');
       const job = toNotifyJob(envelope, eventId, syncUsers);
-      if (!job) return { status: 'ignored' as const };
+      if (!job) {
+        if (!syncUsers && !userSyncHinted && isUserEvent(envelope.event)) {
+          userSyncHinted = true;
+          request.log.info(
+            { event: envelope.event },
+            'user events are answered "ignored" while SYNC_USERS is off; set SYNC_USERS=true to forward them to the DMS (said once)',
+          );
+        }
+        return { status: 'ignored' as const };
+      }
       const { duplicate } = await enqueue(job, eventId);
       return { status: duplicate ? ('duplicate' as const) : ('queued' as const) };
     },
