@@ -1,5 +1,5 @@
 /**
- * The systematic hostile-input proof for the ingress HTTP API (CONTRACT.md, "Ingress HTTP API"):
+ * The systematic hostile-input proof for the ingress HTTP API (README, "HTTP API"; OpenAPI at /docs):
  * every input from outside is hostile until validated, so every row below must answer a clear 4xx
  * JSON error from the catalog (`API_ERRORS`), quickly, without enqueueing anything, and leave the
  * process healthy. The rows run through `app.inject`; the things `inject` cannot do (slow or

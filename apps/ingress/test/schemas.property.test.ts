@@ -1,7 +1,7 @@
 /**
  * Property-based checks of the input schemas and the helpers that guard them (unit project: no
  * Redis, no sockets). Each property states the contract's rule independently of the code under test,
- * so a schema that drifts from CONTRACT.md fails here.
+ * so a schema that drifts from the README's HTTP API (and so from the OpenAPI at /docs) fails here.
  */
 import {
   buildDmsContactUrl,

@@ -1,6 +1,6 @@
 /**
- * Log hygiene of the real processes (CONTRACT.md: "Secrets and tokens never reach logs; emails and
- * phone numbers are redacted in logs"). The real `start:ingress` and `start:worker` run at
+ * Log hygiene of the real processes (the contract: "Secrets and tokens never reach logs; emails and
+ * phone numbers are redacted in logs"; README, Security model). The real `start:ingress` and `start:worker` run at
  * LOG_LEVEL=debug against a private redis-server and both sandboxes; both flows are driven through
  * their happy and unhappy paths (wrong API key, wrong signature, Web1on1 503s, an expired token
  * renewed with the refresh token, a Web1on1 error that echoes PII, a DMS outage), and then every line
