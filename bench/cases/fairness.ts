@@ -1,13 +1,14 @@
 /**
  * fairness: organizations (dealers) share the Web1on1 request budget (issue 11). One product
  * ingress and two product worker processes (`WEB1ON1_RATE_LIMIT=200/1s`, concurrency 16 each, no
- * `DMS_NOTIFY_URL`), the Web1on1 sandbox at 5 ms latency. Every DMS event of the case has its own
- * Web1on1 contact (seeded by email, in the event's organization), so each job is one list + one
- * PATCH: 2 requests, 100 jobs/s at most. Every dealer is its own organization: `bench-fair-A`,
- * `bench-fair-B`, `bench-fair-big`, `bench-fair-s00`…`s49`.
+ * `DMS_NOTIFY_URL`), the Web1on1 sandbox at 5 ms latency in a process of its own (the testkit's
+ * `startWeb1on1SandboxProcess`, not the bench's shared one; see Max window). Every DMS event of the
+ * case has its own Web1on1 contact (seeded by email, in the event's organization), so each job is
+ * one list + one PATCH: 2 requests, 100 jobs/s at most. Every dealer is its own organization:
+ * `bench-fair-A`, `bench-fair-B`, `bench-fair-big`, `bench-fair-s00`…`s49`.
  *
  * Time to link of a DMS event = the sandbox's `endedAt` of the PATCH that carried its link − the
- * bench's `Date.now()` just before its POST left (both clocks are this process's). p99 is the
+ * bench's `Date.now()` just before its POST left (two processes, one machine's clock). p99 is the
  * nearest rank, so for B's 20 events it is the slowest of them.
  *
  * 1. **Live flood.** Dealer A posts 2000 events to `POST /updatecontact` as fast as the ingress
@@ -43,22 +44,32 @@
  *    The phase ends when every small event is linked and R events have started (big's remaining
  *    events are not waited for).
  * Max window = the most `/v2/*` arrivals in any sliding 1 s window over the whole run (every
- * phase), ÷ 200; per phase as info rows. The sandbox stamps arrivals in the bench process, so a
- * stall of the bench's event loop (it also sends the load) delays the stamps of the requests that
- * arrive meanwhile and bunches them into one window: the bench's event-loop delay (p99, max) is an
- * info row, to tell such an artefact from a budget that lets too much through.
+ * phase), ÷ 200; per phase as info rows. The sandbox runs in a process of its own because a sandbox
+ * in the bench process stamps arrivals only when the bench's event loop gets to them, and that loop
+ * also sends the load (autocannon) and stalled 50–290 ms: the stamps of the requests that arrived
+ * meanwhile came late and bunched into one window (max windows of 1.01–1.10×), and the same stalls
+ * delayed the `endedAt` of B's links. Now the sandbox's own event-loop delay (p99, max, since it
+ * listened) is the info row that bounds how late its stamps may be, to tell such an artefact from a
+ * budget that lets too much through; the bench's (p99, max) remains one, as it may still delay a
+ * post after its send time was read. Linked, for waiting: a successful PATCH in the sandbox's log
+ * carried the event's link (nothing else writes links here, so its contact has it).
  *
  * One run in full mode too (about 80 s with first-in-first-out, the two floods drain 2020 jobs
  * each at ~96/s): three runs would take the bench past its 15 minutes.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type RecordedRequest,
+  startWeb1on1SandboxProcess,
+  type Web1on1SandboxProcess,
+} from '@contact-linker/testkit';
 import type { Queue } from 'bullmq';
 import { type Server, startProductIngress, startProductWorker, stopProcs } from '../lib/apps.ts';
 import type { BenchCase, BenchContext, CaseOutput, Goal } from '../lib/context.ts';
-import { dmsBody, dmsId, linkUrlFor, seedContacts, storedEmail } from '../lib/data.ts';
+import { dmsBody, dmsId, linkUrlFor, ORG, sandboxContact, storedEmail } from '../lib/data.ts';
 import { openQueue, settle } from '../lib/jobs.ts';
-import { countLinked, firstLookupTimes, linkTimes } from '../lib/links.ts';
+import { firstLookupTimes, linkTimes, type RequestLog } from '../lib/links.ts';
 import { type PacedPost, postBulk, postPaced, runLoad } from '../lib/load.ts';
 import type { Proc } from '../lib/procs.ts';
 import { maxInSlidingWindow, meanInSlidingWindow, min, percentile } from '../lib/stats.ts';
@@ -105,25 +116,39 @@ const smallName = (d: number) => `s${String(d).padStart(2, '0')}`;
 
 type Tier = 'live' | 'bulk';
 
+/** The Web1on1 sandbox of this case, in its own process. */
+type Sandbox = Web1on1SandboxProcess;
+
 /** A dealer's events of one phase: DMS contacts `0..count-1` of `tag`, each with its Web1on1 contact. */
 interface Dealer {
   organization: string;
   tag: string;
   count: number;
-  contactIds: string[];
 }
 
-function seedDealer(ctx: BenchContext, dealer: string, tag: string, count: number): Dealer {
+async function seedDealer(
+  sandbox: Sandbox,
+  dealer: string,
+  tag: string,
+  count: number,
+): Promise<Dealer> {
   const organization = org(dealer);
-  const contactIds = seedContacts(ctx.sandbox, tag, 0, count, organization);
-  return { organization, tag, count, contactIds };
+  await sandbox.addContacts(
+    Array.from({ length: count }, (_, i) => sandboxContact(tag, i, organization)),
+  );
+  return { organization, tag, count };
 }
 
+/** One read of the sandbox's request log. */
+const readLog = async (sandbox: Sandbox): Promise<RequestLog> => ({
+  requests: await sandbox.requests(),
+});
 const dealerIds = (d: Dealer) => Array.from({ length: d.count }, (_, i) => dmsId(d.tag, i));
-const linkedCount = (ctx: BenchContext, dealers: Dealer[]) =>
-  dealers.reduce((n, d) => n + countLinked(ctx.sandbox, d.contactIds, dealerIds(d)), 0);
-const allLinked = (ctx: BenchContext, dealers: Dealer[]) => () =>
-  linkedCount(ctx, dealers) === dealers.reduce((n, d) => n + d.count, 0);
+/** Whether every event of `dealers` is linked, by the link times of one read of the log. */
+const linkedIn = (times: Map<string, number>, dealers: Dealer[]) =>
+  dealers.every((d) => dealerIds(d).every((id) => times.has(linkUrlFor(id))));
+const allLinked = (sandbox: Sandbox, dealers: Dealer[]) => async () =>
+  linkedIn(linkTimes(await readLog(sandbox)), dealers);
 
 /** The body of event `i` of `d`: a live event, or a bulk body of that one item. */
 const bodyOf = (d: Dealer, tier: Tier) => (i: number) => {
@@ -152,24 +177,26 @@ function roundRobinPosition(counts: number[], of: Set<number>): number {
 }
 
 /** Arrival times (`startedAt`) of the `/v2/*` requests in the sandbox's log. */
-const apiArrivals = (ctx: BenchContext) =>
-  ctx.sandbox.requests.filter((r) => r.path.startsWith('/v2/')).map((r) => r.startedAt);
+const apiArrivals = (requests: readonly RecordedRequest[]) =>
+  requests.filter((r) => r.path.startsWith('/v2/')).map((r) => r.startedAt);
 
 /** What the sandbox saw of the run so far, kept across resets: every `/v2/*` arrival. */
 class Arrivals {
   readonly all: number[] = [];
 
   /** Keeps the arrivals of the sandbox's log, then resets it (and sets the latency again). */
-  collectAndReset(ctx: BenchContext) {
-    this.all.push(...apiArrivals(ctx));
-    ctx.sandbox.reset();
-    ctx.sandbox.setFaults({ latencyMs: LATENCY_MS });
+  async collectAndReset(sandbox: Sandbox) {
+    this.all.push(...apiArrivals(await sandbox.requests()));
+    await sandbox.reset();
+    await sandbox.setFaults({ latencyMs: LATENCY_MS });
   }
 }
 
-/** Times to link of those of `posts` (of dealer `d`) that were accepted and linked; how many were not. */
-function timesToLink(ctx: BenchContext, d: Dealer, posts: PacedPost[]) {
-  const times = linkTimes(ctx.sandbox);
+/**
+ * Times to link of those of `posts` (of dealer `d`) that were accepted and linked, by the link
+ * `times` of the sandbox's log; how many were not.
+ */
+function timesToLink(times: Map<string, number>, d: Dealer, posts: PacedPost[]) {
   const accepted = posts.filter((p) => p.status === 202);
   const latencies: number[] = [];
   for (const p of accepted) {
@@ -192,6 +219,7 @@ function postB(ingress: Server, d: Dealer, tier: Tier, size: Size) {
 
 interface Phase {
   ctx: BenchContext;
+  sandbox: Sandbox;
   size: Size;
   ingress: Server;
   queue: Queue;
@@ -203,10 +231,10 @@ interface Phase {
 
 /** Scenario 1 or 2: A floods, B posts 3 s later; then B alone. Figures go to `record` as `<tier>_…`. */
 async function floodPhase(p: Phase, tier: Tier): Promise<void> {
-  const { ctx, size, ingress, queue, record } = p;
+  const { ctx, sandbox, size, ingress, queue, record } = p;
   const t = tier === 'live' ? 'l' : 'k';
-  const a = seedDealer(ctx, 'A', `${t}${p.run}a`, size.flood);
-  const b = seedDealer(ctx, 'B', `${t}${p.run}b`, size.b);
+  const a = await seedDealer(sandbox, 'A', `${t}${p.run}a`, size.flood);
+  const b = await seedDealer(sandbox, 'B', `${t}${p.run}b`, size.b);
 
   const t0 = Date.now();
   const flooding =
@@ -232,21 +260,25 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
   ]);
   const aPostedS = (aPostedAt - t0) / 1000;
   const bPosts = await postB(ingress, b, tier, size);
-  const settled = await settle([queue], { done: allLinked(ctx, [a, b]), timeoutMs: size.settleMs });
+  const settled = await settle([queue], {
+    done: allLinked(sandbox, [a, b]),
+    timeoutMs: size.settleMs,
+  });
 
-  const times = linkTimes(ctx.sandbox);
+  const log = await readLog(sandbox);
+  const times = linkTimes(log);
   const aLinks = dealerIds(a).flatMap((id) => times.get(linkUrlFor(id)) ?? []);
   const aLast = Math.max(...aLinks);
-  const bLinked = timesToLink(ctx, b, bPosts);
+  const bLinked = timesToLink(times, b, bPosts);
   // A's backlog when B's first event left: A's events whose first request came later.
-  const starts = firstLookupTimes(ctx.sandbox);
+  const starts = firstLookupTimes(log);
   const bFirstSent = bPosts[0]!.sentAt;
   const aAhead = Array.from({ length: a.count }, (_, i) =>
     starts.get(storedEmail(a.tag, i)),
   ).filter((s) => s === undefined || s > bFirstSent).length;
   const from = t0 + size.marginMs;
   const to = aLast - size.marginMs;
-  const api = apiArrivals(ctx);
+  const api = apiArrivals(log.requests);
   const utilisation = meanInSlidingWindow(api, 1000, from, to);
   const linksInWindow = [...times.values()].filter((at) => at >= from && at < to).length;
   const jobsPerS = linksInWindow / ((to - from) / 1000);
@@ -269,8 +301,8 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
   record[`${tier}_fifo_b_ms`] = ((aAhead + 1) / jobsPerS) * 1000;
   record[`${tier}_utilisation`] = utilisation / LIMIT;
   record[`${tier}_requests_per_event`] = api.length / (a.count + b.count);
-  // The sandbox stamps arrivals in the bench process, which also sends A's posts: while it does,
-  // stamps may be late and bunch. The second figure counts only windows after A's last answer.
+  // The second figure counts only windows after A's last answer: while A posts, the load generator
+  // and the ingress also want the two cores, and may delay the workers and the sandbox alike.
   record[`${tier}_max_window`] = maxInSlidingWindow(api, 1000) / LIMIT;
   record[`${tier}_max_window_after_posts`] =
     maxInSlidingWindow(
@@ -282,14 +314,14 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
   );
 
   // B alone, on the same processes, with fresh events and nothing else waiting.
-  p.arrivals.collectAndReset(ctx);
-  const solo = seedDealer(ctx, 'B', `${t}${p.run}solo`, size.b);
+  await p.arrivals.collectAndReset(sandbox);
+  const solo = await seedDealer(sandbox, 'B', `${t}${p.run}solo`, size.b);
   const soloPosts = await postB(ingress, solo, tier, size);
   const soloSettled = await settle([queue], {
-    done: allLinked(ctx, [solo]),
+    done: allLinked(sandbox, [solo]),
     timeoutMs: size.settleMs,
   });
-  const soloLinked = timesToLink(ctx, solo, soloPosts);
+  const soloLinked = timesToLink(linkTimes(await readLog(sandbox)), solo, soloPosts);
   record[`${tier}_alone_p99_ms`] = percentile(soloLinked.latencies, 99);
   record[`${tier}_alone_not_linked`] = soloLinked.notLinked + (solo.count - soloLinked.accepted);
   record[`${tier}_alone_ratio`] = record[`${tier}_b_p99_ms`]! / record[`${tier}_alone_p99_ms`]!;
@@ -302,16 +334,19 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
     utilisationWindow: { fromMs: from - t0, toMs: to - t0 },
     requestsPerSecondFromT0: perSecond,
   };
-  p.arrivals.collectAndReset(ctx);
+  await p.arrivals.collectAndReset(sandbox);
 }
 
 /** Scenario 3: everything waits before the workers start; who starts when. */
 async function roundRobinPhase(p: Phase, startWorkers: () => Promise<Proc[]>): Promise<Proc[]> {
-  const { ctx, size, ingress, record } = p;
-  const big = seedDealer(ctx, 'big', `r${p.run}big`, size.big);
-  const smalls = Array.from({ length: size.small }, (_, d) =>
-    seedDealer(ctx, smallName(d), `r${p.run}${smallName(d)}`, size.smallEach),
-  );
+  const { sandbox, size, ingress, record } = p;
+  const big = await seedDealer(sandbox, 'big', `r${p.run}big`, size.big);
+  const smalls: Dealer[] = [];
+  for (let d = 0; d < size.small; d++) {
+    smalls.push(
+      await seedDealer(sandbox, smallName(d), `r${p.run}${smallName(d)}`, size.smallEach),
+    );
+  }
   const dealers = [big, ...smalls];
   // Posting order: all of big's, then each small dealer's events in turn.
   const order = dealers.flatMap((d) => Array.from({ length: d.count }, (_, i) => ({ d, i })));
@@ -340,15 +375,13 @@ async function roundRobinPhase(p: Phase, startWorkers: () => Promise<Proc[]>): P
   );
   const fifoPosition = Math.max(...order.flatMap(({ d }, k) => (d === big ? [] : [k + 1])));
   const workers = await startWorkers();
-  const startedCount = () => firstLookupTimes(ctx.sandbox).size;
   const deadline = performance.now() + size.settleMs;
-  while (
-    (!allLinked(ctx, smalls)() || startedCount() < rrPosition) &&
-    performance.now() < deadline
-  ) {
+  while (performance.now() < deadline) {
+    const log = await readLog(sandbox);
+    if (linkedIn(linkTimes(log), smalls) && firstLookupTimes(log).size >= rrPosition) break;
     await sleep(100);
   }
-  const starts = firstLookupTimes(ctx.sandbox);
+  const starts = firstLookupTimes(await readLog(sandbox));
   const startOf = (d: Dealer, i: number) => starts.get(storedEmail(d.tag, i));
   const sorted = order
     .map(({ d, i }) => startOf(d, i))
@@ -372,7 +405,7 @@ async function roundRobinPhase(p: Phase, startWorkers: () => Promise<Proc[]>): P
   record.rr_strict_rr_position = rrPosition;
   record.rr_fifo_position = fifoPosition;
   record.rr_start_rate = (rrPosition - 1) / ((atPosition - first) / 1000);
-  ctx.log(
+  p.ctx.log(
     `  round robin: worst small dealer's last start ${record.rr_worst_last_start_s.toFixed(2)} s after the first start (start number ${worstPosition}); strict round robin: number ${rrPosition}, ${record.rr_strict_rr_s.toFixed(2)} s here → ${record.rr_ratio.toFixed(2)}×; FIFO would make it number ${fifoPosition}; ${record.rr_small_not_started} small dealers not all started`,
   );
   p.details.roundRobin = {
@@ -396,28 +429,36 @@ export const fairnessCase: BenchCase = async (ctx): Promise<CaseOutput> => {
   const details: Record<string, unknown> = {};
   const arrivals = new Arrivals();
   const procs: Proc[] = [];
+  // Its own process: in this one, which also sends the load, a stall of the event loop would delay
+  // the stamps of the requests that arrive meanwhile and bunch them, which a max window then counts.
+  const sandbox = await startWeb1on1SandboxProcess({ organizationId: ORG, latencyMs: LATENCY_MS });
+  const web1on1 = { url: sandbox.url, token: sandbox.credentials.token };
   const queue = openQueue(ctx.conn, prefix);
   const startWorkers = async () => {
     const started = await Promise.all(
       Array.from({ length: WORKERS }, () =>
-        startProductWorker(ctx, { label: 'fairness-worker', prefix, rateLimit: RATE_LIMIT }),
+        startProductWorker(ctx, {
+          label: 'fairness-worker',
+          prefix,
+          rateLimit: RATE_LIMIT,
+          web1on1,
+        }),
       ),
     );
     return started.map((s) => s.proc);
   };
 
-  // The sandbox stamps arrivals in this process: a stall of its event loop delays the stamps of
-  // the requests that arrive meanwhile and bunches them, which a max window then counts.
+  // This process still sends the load and reads B's send times: its stalls are an info row.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   try {
-    arrivals.collectAndReset(ctx);
+    await arrivals.collectAndReset(sandbox);
     const [ingress, workers] = await Promise.all([
       startProductIngress(ctx, { label: 'fairness-ingress', prefix }),
       startWorkers(),
     ]);
     procs.push(ingress.proc, ...workers);
-    const phase: Phase = { ctx, size, ingress, queue, arrivals, record, details, run };
+    const phase: Phase = { ctx, sandbox, size, ingress, queue, arrivals, record, details, run };
     await floodPhase(phase, 'live');
     await floodPhase(phase, 'bulk');
     // Nothing is pending (each phase settled): the workers go, and everything of the round robin
@@ -426,16 +467,19 @@ export const fairnessCase: BenchCase = async (ctx): Promise<CaseOutput> => {
     procs.splice(0, procs.length, ingress.proc);
     procs.push(...(await roundRobinPhase(phase, startWorkers)));
     await stopProcs(ctx, procs.splice(0));
-    record.rr_max_window = maxInSlidingWindow(apiArrivals(ctx), 1000) / LIMIT;
-    arrivals.collectAndReset(ctx);
+    record.rr_max_window = maxInSlidingWindow(apiArrivals(await sandbox.requests()), 1000) / LIMIT;
+    await arrivals.collectAndReset(sandbox);
     record.max_window = maxInSlidingWindow(arrivals.all, 1000) / LIMIT;
     record.bench_loop_delay_p99_ms = loopDelay.percentile(99) / 1e6;
     record.bench_loop_delay_max_ms = loopDelay.max / 1e6;
+    const sandboxDelay = await sandbox.eventLoopDelay();
+    record.sandbox_loop_delay_p99_ms = sandboxDelay.p99Ms;
+    record.sandbox_loop_delay_max_ms = sandboxDelay.maxMs;
   } finally {
     loopDelay.disable();
     await stopProcs(ctx, procs);
     await queue.close();
-    ctx.sandbox.reset();
+    await sandbox.close();
     await ctx.flush();
   }
 
@@ -546,13 +590,15 @@ export const fairnessCase: BenchCase = async (ctx): Promise<CaseOutput> => {
       row('round robin: start rate (info)', 'jobs/s', 'rr_start_rate'),
       row('round robin: max sliding 1 s window (info)', '× limit', 'rr_max_window'),
       row('max sliding 1 s window, whole run', '× limit', 'max_window'),
+      row('sandbox event-loop delay p99 (info)', 'ms', 'sandbox_loop_delay_p99_ms'),
+      row('sandbox event-loop delay max (info)', 'ms', 'sandbox_loop_delay_max_ms'),
       row('bench event-loop delay p99 (info)', 'ms', 'bench_loop_delay_p99_ms'),
       row('bench event-loop delay max (info)', 'ms', 'bench_loop_delay_max_ms'),
     ],
     goals,
     details,
     notes: [
-      `1 ingress + ${WORKERS} workers (concurrency 16 each, WEB1ON1_RATE_LIMIT=${RATE_LIMIT}, no DMS_NOTIFY_URL), sandbox ${LATENCY_MS} ms; one Web1on1 contact per DMS event (list + PATCH per job); organizations bench-fair-A, -B, -big, -s00….`,
+      `1 ingress + ${WORKERS} workers (concurrency 16 each, WEB1ON1_RATE_LIMIT=${RATE_LIMIT}, no DMS_NOTIFY_URL), sandbox ${LATENCY_MS} ms in its own process; one Web1on1 contact per DMS event (list + PATCH per job); organizations bench-fair-A, -B, -big, -s00….`,
       `Floods: A posts ${size.flood} (live: autocannon, ${CONNECTIONS} connections; bulk: ${BULK_CHUNK} items per body, one body after the other) from t0; B posts ${size.b} events at t0 + ${size.bDelayMs / 1000} s (or right after A's last answer if later), one every ${size.bSpreadMs / size.b} ms (bulk: single-item bodies). Time to link = sandbox endedAt of the PATCH carrying the link − just before the POST left. B alone: ${size.b} fresh B events the same way, same warm processes, nothing else waiting.`,
       `Utilisation: mean /v2/* arrivals per 1 s window over [t0 + ${size.marginMs / 1000} s, A's last link − ${size.marginMs / 1000} s] ÷ ${LIMIT} (the budget's 40 ms margin caps it at 0.962). FIFO expectation (computed, not measured): (A's events not started when B's first post left + 1) ÷ the flood's jobs/s.`,
       `Round robin: workers stopped; ${size.big} live events of bench-fair-big posted first, then ${size.small} dealers × ${size.smallEach}; 2 fresh workers. Start = arrival of an event's first Web1on1 request (its list by email). Strict round robin (simulated, dealers in order of first event): the worst small dealer's last event is start number ${r.rr_strict_rr_position}; the goal compares the times of the two start numbers in this run, from the first start.`,

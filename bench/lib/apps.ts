@@ -56,12 +56,14 @@ export interface WorkerSettings {
   nodeOptions?: string[];
   /** Extra environment (the gc probe's file). */
   env?: Record<string, string>;
+  /** The Web1on1 API to call. @defaultValue the bench's sandbox (`ctx.sandbox`) */
+  web1on1?: { url: string; token: string };
 }
 
 /** The product worker (`node apps/worker/src/main.ts`), resolved when its `/readyz` answers 200. */
 export async function startProductWorker(
   ctx: BenchContext,
-  { label, prefix, rateLimit = NO_BUDGET, nodeOptions = [], env = {} }: WorkerSettings,
+  { label, prefix, rateLimit = NO_BUDGET, nodeOptions = [], env = {}, web1on1 }: WorkerSettings,
 ): Promise<Server> {
   const port = await freePort();
   const proc = spawnNode(
@@ -72,8 +74,8 @@ export async function startProductWorker(
       REDIS_URL: ctx.redis.url,
       QUEUE_PREFIX: prefix,
       WORKER_PORT: String(port),
-      WEB1ON1_API_URL: ctx.sandbox.url,
-      WEB1ON1_TOKEN: ctx.sandbox.issueToken(),
+      WEB1ON1_API_URL: web1on1?.url ?? ctx.sandbox.url,
+      WEB1ON1_TOKEN: web1on1?.token ?? ctx.sandbox.issueToken(),
       WEB1ON1_RATE_LIMIT: rateLimit,
       WORKER_CONCURRENCY: '16',
       DMS_CONTACT_URL_TEMPLATE: LINK_URL_TEMPLATE,

@@ -15,7 +15,10 @@ export interface BenchContext {
   redisPid: number;
   /** A worker-role connection of the bench itself. */
   conn: Redis;
-  /** The Web1on1 sandbox, in the bench process; cases reset it before use. */
+  /**
+   * The Web1on1 sandbox, in the bench process; cases reset it before use. (The fairness case runs
+   * its own in a process of its own instead.)
+   */
   sandbox: Web1on1Sandbox;
   /** Progress line on stderr. */
   log(message: string): void;

@@ -62,6 +62,12 @@ export function referenceJob(tag: string, i: number) {
   return { name: 'dms.contact', data: dmsEvent(tag, i) };
 }
 
+/** The Web1on1 contact that DMS contact `i` of `tag` finds by email, in `organization`. */
+export const sandboxContact = (tag: string, i: number, organization = ORG) => ({
+  organization,
+  profile: { email: storedEmail(tag, i), name: `Jane Doe ${i}` },
+});
+
 /**
  * Seeds the Web1on1 contacts that DMS contacts `from`..`to-1` of `tag` will find by email, in
  * `organization`; returns their sandbox ids.
@@ -75,11 +81,7 @@ export function seedContacts(
 ): string[] {
   const ids: string[] = [];
   for (let i = from; i < to; i++) {
-    const contact = sandbox.addContact({
-      organization,
-      profile: { email: storedEmail(tag, i), name: `Jane Doe ${i}` },
-    });
-    ids.push(contact.id);
+    ids.push(sandbox.addContact(sandboxContact(tag, i, organization)).id);
   }
   return ids;
 }

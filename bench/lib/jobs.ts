@@ -110,12 +110,12 @@ export async function pendingJobs(queues: Queue[]): Promise<number> {
  */
 export async function settle(
   queues: Queue[],
-  { done = () => true, timeoutMs }: { done?: () => boolean; timeoutMs: number },
+  { done = () => true, timeoutMs }: { done?: () => boolean | Promise<boolean>; timeoutMs: number },
 ): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   let quiet = 0;
   while (performance.now() < deadline) {
-    if (done() && (await pendingJobs(queues)) === 0) quiet += 1;
+    if ((await done()) && (await pendingJobs(queues)) === 0) quiet += 1;
     else quiet = 0;
     if (quiet >= 3) return true;
     await sleep(100);

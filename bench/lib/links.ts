@@ -1,9 +1,12 @@
 /** When did each DMS contact's link become visible in the sandbox? From its request log. */
-import type { Web1on1Sandbox } from '@contact-linker/testkit';
+import type { RecordedRequest, Web1on1Sandbox } from '@contact-linker/testkit';
 import { linkUrlFor } from './data.ts';
 
+/** The sandbox's request log: the sandbox itself, or `{ requests }` read from one in its own process. */
+export type RequestLog = { readonly requests: readonly RecordedRequest[] };
+
 /** Link URL → `endedAt` of the first successful PATCH whose `links` carried it. */
-export function linkTimes(sandbox: Web1on1Sandbox): Map<string, number> {
+export function linkTimes(sandbox: RequestLog): Map<string, number> {
   const times = new Map<string, number>();
   for (const request of sandbox.requests) {
     if (request.method !== 'PATCH' || request.status !== 200) continue;
@@ -37,7 +40,7 @@ export function countLinked(
  * Stored email → `startedAt` of the first list request that searched it: when the job of the DMS
  * contact with that email first reached Web1on1 (its first request spent from the budget).
  */
-export function firstLookupTimes(sandbox: Web1on1Sandbox): Map<string, number> {
+export function firstLookupTimes(sandbox: RequestLog): Map<string, number> {
   const times = new Map<string, number>();
   for (const request of sandbox.requests) {
     if (request.method !== 'GET' || request.path !== '/v2/contacts') continue;

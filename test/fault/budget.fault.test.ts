@@ -6,7 +6,8 @@
  * Web1on1 requests left, and those reached the sandbox up to 160 ms late, bunched with the next
  * ones.) The limit is about what the API sees, so it is measured at the Web1on1 sandbox from each
  * request's arrival (`startedAt`), not from anything the workers report; the sandbox runs in its own
- * process so its clock readings are not delayed by this one's event loop (see `web1on1-process.ts`).
+ * process so its clock readings are not delayed by this one's event loop (see the testkit's
+ * `web1on1-sandbox-process.ts`).
  *
  * Invariant: in every sliding 1000 ms window the sandbox saw at most 20 requests; every event
  * answered 202 ends completed (none dead-lettered) and every contact ends with its link exactly once.

@@ -67,7 +67,7 @@ export interface SystemOptions {
   web1on1LatencyMs?: number;
   /**
    * Run the Web1on1 sandbox in a process of its own, so its timestamps do not depend on the test
-   * process's event loop (see `web1on1-process.ts`). @defaultValue false
+   * process's event loop (see the testkit's `web1on1-sandbox-process.ts`). @defaultValue false
    */
   web1on1OwnProcess?: boolean;
 }

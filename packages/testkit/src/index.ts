@@ -8,3 +8,4 @@ export * from './redis-cluster.ts';
 export * from './sliding-window.ts';
 export * from './wait-for.ts';
 export * from './web1on1-sandbox.ts';
+export * from './web1on1-sandbox-process.ts';

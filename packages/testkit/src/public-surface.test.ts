@@ -26,6 +26,7 @@ it('exports exactly the public surface', async () => {
       "startRedisCluster",
       "startWatchdog",
       "startWeb1on1Sandbox",
+      "startWeb1on1SandboxProcess",
       "startWorkerProcess",
       "stopWatchdog",
       "uniquePrefix",

@@ -437,6 +437,9 @@ describe('control endpoints', () => {
     const recorded = (await (await fetch(`${sandbox.url}/_sandbox/requests`)).json()) as unknown[];
     // Control calls are not recorded, only the two /v2 requests.
     expect(recorded).toHaveLength(2);
+    const tail = await fetch(`${sandbox.url}/_sandbox/requests?from=1`);
+    expect(tail.headers.get('x-total-count')).toBe('2');
+    expect(((await tail.json()) as Array<{ status: number }>).map((r) => r.status)).toEqual([429]);
 
     await post('/_sandbox/reset', {});
     expect((await fetch(`${sandbox.url}/v2/contacts`, { headers })).status).toBe(200);

@@ -146,7 +146,8 @@ const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
  * Errors use the API's shape `{ error: { status, name, message } }`, whose `message` chipchat copies
  * onto the error it throws. Other processes and humans reach the controls over HTTP:
  * - `GET /_sandbox/contacts`, `POST /_sandbox/contacts` (body: a contact with `organization`);
- * - `GET /_sandbox/requests`;
+ * - `GET /_sandbox/requests` (every recorded request; `?from=<n>`: those from index `n` on), with
+ *   `x-total-count` = how many are recorded;
  * - `POST /_sandbox/faults` with `Web1on1Faults` (without `random`), or
  *   `{ failNext: { count, status, retryAfterSec?, method?, body? } }`,
  *   `{ hangNext: { count, method?, afterApply? } }`, `{ rateLimitFor: { ms, retryAfterSec } }`;
@@ -397,7 +398,11 @@ export async function startWeb1on1Sandbox(
       reply.code(201);
       return created;
     });
-    control.get('/requests', () => requests);
+    control.get('/requests', (request, reply) => {
+      const from = new URL(request.url, 'http://sandbox').searchParams.get('from');
+      reply.header('x-total-count', String(requests.length));
+      return requests.slice(nonNegativeInt(from) ?? 0);
+    });
     control.post('/reset', () => {
       reset();
       return { reset: true };
