@@ -206,6 +206,26 @@ function timesToLink(times: Map<string, number>, d: Dealer, posts: PacedPost[]) 
   return { latencies, accepted: accepted.length, notLinked: accepted.length - latencies.length };
 }
 
+/**
+ * Where B's time to link went, medians over its linked events: from the post to its first Web1on1
+ * request's arrival (ingress, queue, worker pickup, budget slot of the lookup), and from there to
+ * the end of the PATCH (the lookup's answer, the PATCH's budget slot, the PATCH).
+ */
+function stagesOf(log: RequestLog, d: Dealer, posts: PacedPost[]) {
+  const starts = firstLookupTimes(log);
+  const times = linkTimes(log);
+  const toFirst: number[] = [];
+  const firstToLink: number[] = [];
+  for (const p of posts.filter((post) => post.status === 202)) {
+    const first = starts.get(storedEmail(d.tag, p.i));
+    const linked = times.get(linkUrlFor(dmsId(d.tag, p.i)));
+    if (first === undefined || linked === undefined) continue;
+    toFirst.push(first - p.sentAt);
+    firstToLink.push(linked - first);
+  }
+  return { toFirst: percentile(toFirst, 50), firstToLink: percentile(firstToLink, 50) };
+}
+
 /** B's 20 events, one every `bSpreadMs / b`, to the tier's endpoint; resolves when all answered. */
 function postB(ingress: Server, d: Dealer, tier: Tier, size: Size) {
   const spreadS = size.bSpreadMs / 1000;
@@ -270,6 +290,9 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
   const aLinks = dealerIds(a).flatMap((id) => times.get(linkUrlFor(id)) ?? []);
   const aLast = Math.max(...aLinks);
   const bLinked = timesToLink(times, b, bPosts);
+  const bStages = stagesOf(log, b, bPosts);
+  record[`${tier}_b_to_first_request_p50_ms`] = bStages.toFirst;
+  record[`${tier}_b_first_request_to_link_p50_ms`] = bStages.firstToLink;
   // A's backlog when B's first event left: A's events whose first request came later.
   const starts = firstLookupTimes(log);
   const bFirstSent = bPosts[0]!.sentAt;
@@ -321,7 +344,11 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
     done: allLinked(sandbox, [solo]),
     timeoutMs: size.settleMs,
   });
-  const soloLinked = timesToLink(linkTimes(await readLog(sandbox)), solo, soloPosts);
+  const soloLog = await readLog(sandbox);
+  const soloLinked = timesToLink(linkTimes(soloLog), solo, soloPosts);
+  const soloStages = stagesOf(soloLog, solo, soloPosts);
+  record[`${tier}_alone_to_first_request_p50_ms`] = soloStages.toFirst;
+  record[`${tier}_alone_first_request_to_link_p50_ms`] = soloStages.firstToLink;
   record[`${tier}_alone_p99_ms`] = percentile(soloLinked.latencies, 99);
   record[`${tier}_alone_not_linked`] = soloLinked.notLinked + (solo.count - soloLinked.accepted);
   record[`${tier}_alone_ratio`] = record[`${tier}_b_p99_ms`]! / record[`${tier}_alone_p99_ms`]!;
@@ -551,6 +578,20 @@ export const fairnessCase: BenchCase = async (ctx): Promise<CaseOutput> => {
       'B alone',
     ),
     row(`${tier}: B max time to link under flood`, 'ms', `${tier}_b_max_ms`),
+    row(
+      `${tier}: B post → first request p50 (info)`,
+      'ms',
+      `${tier}_b_to_first_request_p50_ms`,
+      `${tier}_alone_to_first_request_p50_ms`,
+      'B alone',
+    ),
+    row(
+      `${tier}: B first request → link p50 (info)`,
+      'ms',
+      `${tier}_b_first_request_to_link_p50_ms`,
+      `${tier}_alone_first_request_to_link_p50_ms`,
+      'B alone',
+    ),
     row(`${tier}: A all linked after`, 's', `${tier}_a_done_s`),
     row(`${tier}: A's posts took (info)`, 's', `${tier}_a_posted_s`),
     row(`${tier}: B's first post after t0 (info)`, 's', `${tier}_b_offset_s`),
