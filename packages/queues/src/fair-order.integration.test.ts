@@ -188,6 +188,34 @@ describe('fair order of link-contact jobs', () => {
     expect(await stack.drain(4)).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
   });
 
+  test('thousands of organizations: one round each, and nothing left once their work is gone', async ({
+    stack,
+  }) => {
+    const queue = stack.queues[QUEUE.linkContact];
+    const organizations = Array.from({ length: 3_000 }, (_, i) => `org-${i}`);
+    // Each organization's first event, then its second, in batches like the ingress's.
+    for (const round of [1, 2]) {
+      for (let i = 0; i < organizations.length; i += 500) {
+        await stack.fair.add(
+          organizations.slice(i, i + 500).map((organization) => {
+            const id = `${organization}-${round}`;
+            const data = toLinkContactJob({ id, organization, email: `${id}@example.com` }, 'NL');
+            return linkContactEntry(data, { attempts: 3, bulk: false, jobId: id });
+          }),
+        );
+      }
+    }
+    const tags = queue.toKey('fair:live');
+    expect(await stack.redis.hlen(tags)).toBe(3_000);
+    // BullMQ's start order: every organization's first event before any second one.
+    const order = await stack.redis.zrange(queue.toKey('prioritized'), 0, -1);
+    expect(order).toHaveLength(6_000);
+    expect(order.slice(0, 3_000).every((id) => id.endsWith('-1'))).toBe(true);
+    await queue.drain();
+    await stack.fair.sweep();
+    expect(await stack.redis.exists(tags)).toBe(0);
+  });
+
   test('backlogs lists the largest first, with their oldest waiting job', async ({ stack }) => {
     const before = Date.now();
     await stack.add('big', 30);
