@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLogger } from '@contact-linker/observability';
 import { QUEUE } from '@contact-linker/queues';
-import { redisTest, signHubSignature } from '@contact-linker/testkit';
+import { REPO_ROOT, redisTest, signHubSignature } from '@contact-linker/testkit';
 import { describe, expect } from 'vitest';
 import { startIngress, WEBHOOK_SECRET } from './ingress-harness.ts';
 
@@ -253,6 +255,88 @@ describe('POST /webhook', () => {
   test('rejects a body over 1 MiB with 413', async ({ ingress }) => {
     const big = contactEvent({ pad: 'x'.repeat(1024 * 1024) });
     expect((await ingress.app.inject(signed(big))).statusCode).toBe(413);
+  });
+});
+
+/**
+ * Web1on1's documented envelope, from the contracts' fixtures (`id` a UUID, an ISO-8601
+ * `timestamp`, `activity`, and `data.links` keyed by resource name), stamped now so the replay
+ * window lets it in. Everything else is sent exactly as the fixture holds it.
+ */
+function documented(event: string): Record<string, unknown> & { id: string } {
+  const path = join(
+    REPO_ROOT,
+    'packages/contracts/test/fixtures/web1on1-webhooks',
+    `${event}.json`,
+  );
+  const envelope = JSON.parse(readFileSync(path, 'utf8'));
+  return { ...envelope, timestamp: new Date().toISOString() };
+}
+
+describe("POST /webhook: Web1on1's documented envelope", () => {
+  test.for([
+    ['contact.create', 'contact.created'],
+    ['contact.update', 'contact.updated'],
+  ] as const)('queues %s as %s with the contact it carries', async ([event, type], { ingress }) => {
+    const body = documented(event);
+    const res = await ingress.app.inject(signed(body));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    const linkUrls =
+      event === 'contact.update' ? ['https://dms.example.com/customer/DMS-1001/'] : [];
+    expect(job?.data).toEqual({
+      webhookId: body.id,
+      type,
+      organization: '5e1dc0ffee00000000000001',
+      occurredAt: new Date(body.timestamp as string).toISOString(),
+      contact: {
+        id: '5e1dc0ffee00000000000003',
+        conversation: '5e1dc0ffee00000000000004',
+        profile: { email: 'sam.smit@example.com', telephone: '06-12345678', name: 'Sam Smit' },
+        // The contact's own links, never data.links (the event's API URLs).
+        linkUrls,
+      },
+    });
+  });
+
+  test('queues botinstance.create as dealer.activated', async ({ ingress }) => {
+    const body = documented('botinstance.create');
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toMatchObject({
+      webhookId: body.id,
+      type: 'dealer.activated',
+      organization: '5e1dc0ffee00000000000001',
+    });
+  });
+
+  test('ignores user.create while SYNC_USERS is off', async ({ ingress }) => {
+    const res = await ingress.app.inject(signed(documented('user.create')));
+    expect(res.json()).toEqual({ status: 'ignored' });
+    expect(await ingress.queues[QUEUE.notifyDms].count()).toBe(0);
+  });
+
+  syncTest('queues user.create as user.created with SYNC_USERS', async ({ ingress }) => {
+    const body = documented('user.create');
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.data).toMatchObject({
+      webhookId: body.id,
+      type: 'user.created',
+      user: {
+        id: '5e1dc0ffee000000000000a1',
+        email: 'anna@dealer.example',
+        name: 'Anna de Vries',
+        role: 'agent',
+      },
+    });
+  });
+
+  test('the same documented event again is a duplicate', async ({ ingress }) => {
+    const body = documented('contact.update');
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });
+    expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'duplicate' });
   });
 });
 

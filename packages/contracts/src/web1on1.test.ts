@@ -1,13 +1,26 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   BotInstanceWebhookEvents,
   ContactWebhookEvents,
   UserWebhookEvents,
   Web1on1Contact,
+  WebhookActivity,
   WebhookBotInstance,
   WebhookContact,
+  WebhookDataLinks,
   WebhookEnvelope,
+  WebhookUser,
 } from './web1on1.ts';
+
+/** Web1on1's documented envelope, one event of each kind this service handles, as JSON files. */
+const fixture = (event: string): Record<string, unknown> =>
+  JSON.parse(
+    readFileSync(
+      new URL(`../test/fixtures/web1on1-webhooks/${event}.json`, import.meta.url),
+      'utf8',
+    ),
+  );
 
 describe('WebhookEnvelope', () => {
   const event = {
@@ -74,6 +87,61 @@ describe('WebhookEnvelope', () => {
   it('rejects data that is not an object', () => {
     expect(WebhookEnvelope.safeParse({ ...event, data: 'contact' }).success).toBe(false);
     expect(WebhookEnvelope.safeParse({ ...event, data: ['contact'] }).success).toBe(false);
+  });
+
+  it('never refuses a signed event for the shape of what nothing reads: activity, data.links', () => {
+    for (const odd of [
+      { activity: 'Update' },
+      { activity: [1] },
+      { data: { links: [{ url: 'x' }] } },
+    ]) {
+      const parsed = WebhookEnvelope.safeParse({ ...event, ...odd });
+      expect(parsed.success, JSON.stringify(odd)).toBe(true);
+    }
+  });
+});
+
+describe("Web1on1's documented envelope (fixtures)", () => {
+  const RESOURCE = {
+    'contact.create': ['contact', WebhookContact],
+    'contact.update': ['contact', WebhookContact],
+    'contact.delete': ['contact', WebhookContact],
+    'user.create': ['user', WebhookUser],
+    'botinstance.create': ['botinstance', WebhookBotInstance],
+  } as const;
+
+  it.each(Object.keys(RESOURCE) as Array<keyof typeof RESOURCE>)(
+    '%s: the envelope and its resource pass the schemas the ingress uses, kept whole',
+    (name) => {
+      const raw = fixture(name);
+      const envelope = WebhookEnvelope.parse(raw);
+      // Nothing dropped or rewritten: activity and data.links come through as sent.
+      expect(envelope).toEqual(raw);
+      expect(envelope.event).toBe(name);
+      expect(envelope.id).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+      expect(typeof envelope.timestamp).toBe('string');
+      expect(Number.isNaN(Date.parse(String(envelope.timestamp)))).toBe(false);
+      expect(WebhookActivity.parse(envelope.activity)).toMatchObject({
+        '@context': 'https://www.w3.org/ns/activitystreams',
+        type: expect.stringMatching(/^(Create|Update|Delete)$/),
+      });
+      const [key, schema] = RESOURCE[name];
+      const links = WebhookDataLinks.parse(envelope.data?.links);
+      // data.links: API URLs keyed by resource name, the event's own resource among them.
+      expect(links[key]).toMatch(/^https:\/\/api\.web1on1\.chat\/v2\//);
+      expect(schema.safeParse(envelope.data?.[key]).success).toBe(true);
+    },
+  );
+
+  it("keeps data.links (the event's API URLs) apart from the contact's own links", () => {
+    const { data } = WebhookEnvelope.parse(fixture('contact.update'));
+    expect(Array.isArray(data?.links)).toBe(false);
+    // The contact's links are the list the "View in DMS" link goes in; the schema reads their urls.
+    expect(WebhookContact.parse(data?.contact).links).toEqual([
+      'https://dms.example.com/customer/DMS-1001/',
+    ]);
   });
 });
 

@@ -94,10 +94,38 @@ export const WebhookTimestamp = z.union([
 export type WebhookTimestamp = z.infer<typeof WebhookTimestamp>;
 
 /**
- * Envelope of every Web1on1 bot webhook. Only `event` and `timestamp` are required at this level so
- * that events this service ignores are accepted as they are; contact, user and bot-instance events
- * are checked further by the ingress. `timestamp` is required because the ingress refuses an event
- * outside its replay window, which an event without a time would escape.
+ * The Activity Streams 2.0 object Web1on1 puts on every event: who (`actor`) did what (`type`:
+ * `Create`, `Update`, `Delete`) to which resource (`object`), when (`published`), in words
+ * (`summary`). Nothing in this service reads it.
+ */
+export const WebhookActivity = z.looseObject({
+  '@context': z.unknown().optional(),
+  type: z.string().optional(),
+  actor: z.unknown().optional(),
+  object: z.unknown().optional(),
+  published: z.string().optional(),
+  summary: z.string().optional(),
+});
+export type WebhookActivity = z.infer<typeof WebhookActivity>;
+
+/**
+ * `data.links` of an event: the API URLs of the resources involved, keyed by resource name
+ * (`{"contact": "https://api.web1on1.chat/v2/contacts/…", "organization": …}`). Not the contact's
+ * own `links` (`data.contact.links`, the `{label, url, icon}` list where "View in DMS" goes).
+ * Nothing in this service reads it.
+ */
+export const WebhookDataLinks = z.record(z.string(), z.string());
+export type WebhookDataLinks = z.infer<typeof WebhookDataLinks>;
+
+/**
+ * Envelope of every Web1on1 bot webhook, as Web1on1 documents it: `id` (a UUID), `event`,
+ * `timestamp` (ISO-8601), `organization`, `activity` and `data`, which holds the resource
+ * (`data.contact`, `data.user`, `data.botinstance`) and `data.links`. Only `event` and `timestamp`
+ * are required at this level so that events this service ignores are accepted as they are; contact,
+ * user and bot-instance events are checked further by the ingress. `timestamp` is required because
+ * the ingress refuses an event outside its replay window, which an event without a time would
+ * escape. `activity` and `data.links` are declared for the API document, but a signed event is never
+ * refused for their shape (`catch`): nothing reads them.
  */
 export const WebhookEnvelope = z
   .object({
@@ -105,7 +133,8 @@ export const WebhookEnvelope = z
     event: z.string().min(1).max(100),
     timestamp: WebhookTimestamp,
     organization: z.string().min(1).max(64).nullish(),
-    data: z.record(z.string(), z.unknown()).nullish(),
+    activity: WebhookActivity.nullish().catch(undefined),
+    data: z.looseObject({ links: WebhookDataLinks.optional().catch(undefined) }).nullish(),
   })
   .loose();
 export type WebhookEnvelope = z.infer<typeof WebhookEnvelope>;
