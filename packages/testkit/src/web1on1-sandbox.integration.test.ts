@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { WebhookContact, WebhookDataLinks, WebhookEnvelope } from '@contact-linker/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from './wait-for.ts';
 import { signHubSignature, startWeb1on1Sandbox, type Web1on1Sandbox } from './web1on1-sandbox.ts';
@@ -28,6 +29,8 @@ type ChipChatCtor = new (opts: {
   token: string;
   refreshToken?: string;
   email?: string;
+  /** chipchat's global pagination: with it, `list` follows `Link: rel="next"` (got's paginate). */
+  pagination?: { limit?: number };
 }) => ChipChatLike;
 const ChipChat = createRequire(import.meta.url)('chipchat') as ChipChatCtor;
 
@@ -116,6 +119,33 @@ describe('tokens', () => {
     expect(client.auth.token).toBe(renewed[0]);
   });
 
+  it('answers an expired token 403 "jwt expired" in 403 mode, as the API documents; other token problems stay 401', async () => {
+    const documented = await startWeb1on1Sandbox({ organizationId: ORG, tokenExpiredStatus: 403 });
+    try {
+      const expired = await fetch(`${documented.url}/v2/contacts`, {
+        headers: { authorization: `Bearer ${documented.issueToken({ expiresInSec: -10 })}` },
+      });
+      expect(expired.status).toBe(403);
+      expect(await expired.json()).toEqual({
+        error: { status: 403, name: 'ForbiddenError', message: 'jwt expired' },
+      });
+      // chipchat renews only on a 401, so it hands this 403 on as it is.
+      const client = new ChipChat({
+        host: documented.url,
+        token: documented.issueToken({ expiresInSec: -10 }),
+        refreshToken: documented.refreshToken,
+        email: documented.botEmail,
+      });
+      const error = await rejectionOf(client.contacts.list({ organization: ORG }));
+      expect([error.statusCode, error.message]).toEqual([403, 'jwt expired']);
+      expect(documented.tokenRefreshes).toBe(0);
+      const missing = await fetch(`${documented.url}/v2/contacts`);
+      expect(missing.status).toBe(401);
+    } finally {
+      await documented.close();
+    }
+  });
+
   it('refuses a renewal for another clientId without a message chipchat would loop on', async () => {
     const res = await fetch(`${sandbox.url}/v2/auth/token`, {
       method: 'POST',
@@ -173,6 +203,82 @@ describe('contacts', () => {
       select: 'profile',
     });
     expect(page.map((c) => (c.profile as { name: string }).name)).toEqual(['c1', 'c2']);
+  });
+
+  it('pages a list answer: Link rel="next" while more match than it holds, none on the last page', async () => {
+    const paged = await startWeb1on1Sandbox({ organizationId: ORG, pageSize: 1 });
+    try {
+      for (let i = 0; i < 3; i += 1)
+        paged.addContact({
+          organization: ORG,
+          profile: { email: 'twin@example.com', name: `t${i}` },
+        });
+      const headers = { authorization: `Bearer ${paged.issueToken()}` };
+      const names: string[] = [];
+      const links: Array<string | null> = [];
+      let next: string | null =
+        `${paged.url}/v2/contacts?organization=${ORG}&profile.email=twin%40example.com&limit=2`;
+      while (next) {
+        const res: Response = await fetch(next, { headers });
+        const page = (await res.json()) as Array<{ profile: { name: string } }>;
+        // The cap holds whatever `limit` asks for.
+        expect(page).toHaveLength(1);
+        expect(res.headers.get('x-total-count')).toBe('3');
+        names.push(...page.map((c) => c.profile.name));
+        const link = res.headers.get('link');
+        links.push(link);
+        next = link === null ? null : (/^<([^>]+)>; rel="next"$/.exec(link)?.[1] ?? null);
+      }
+      expect(names).toEqual(['t0', 't1', 't2']);
+      expect(links).toEqual([
+        `<${paged.url}/v2/contacts?organization=${ORG}&profile.email=twin%40example.com&limit=2&offset=1>; rel="next"`,
+        `<${paged.url}/v2/contacts?organization=${ORG}&profile.email=twin%40example.com&limit=2&offset=2>; rel="next"`,
+        null,
+      ]);
+    } finally {
+      await paged.close();
+    }
+  });
+
+  it('without a page cap, a list answer holds what limit asks, with a Link only when more match', async () => {
+    for (let i = 0; i < 3; i += 1) sandbox.addContact({ organization: ORG });
+    const headers = { authorization: `Bearer ${sandbox.issueToken()}` };
+    const all = await fetch(`${sandbox.url}/v2/contacts?organization=${ORG}`, { headers });
+    expect((await all.json()) as unknown[]).toHaveLength(3);
+    expect(all.headers.get('link')).toBeNull();
+    const two = await fetch(`${sandbox.url}/v2/contacts?organization=${ORG}&limit=2`, { headers });
+    expect((await two.json()) as unknown[]).toHaveLength(2);
+    expect(two.headers.get('link')).toMatch(/offset=2>; rel="next"$/);
+  });
+
+  it('chipchat\'s list follows rel="next" only when given pagination; plainly it asks once', async () => {
+    const paged = await startWeb1on1Sandbox({ organizationId: ORG, pageSize: 1 });
+    try {
+      for (let i = 0; i < 3; i += 1) paged.addContact({ organization: ORG });
+      const token = paged.issueToken();
+      const plain = new ChipChat({ host: paged.url, token });
+      expect(await plain.contacts.list({ organization: ORG, limit: 2 })).toHaveLength(1);
+      expect(paged.requests).toHaveLength(1);
+      paged.clearRequests();
+      const paginating = new ChipChat({ host: paged.url, token, pagination: { limit: 2 } });
+      expect(await paginating.contacts.list({ organization: ORG })).toHaveLength(3);
+      expect(paged.requests).toHaveLength(3);
+    } finally {
+      await paged.close();
+    }
+  });
+
+  it('deletes a contact with DELETE /v2/contacts/:id', async () => {
+    const stored = sandbox.addContact({ organization: ORG, profile: { name: 'Gone' } });
+    const res = await fetch(`${sandbox.url}/v2/contacts/${stored.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${sandbox.issueToken()}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: stored.id });
+    expect(sandbox.getContact(stored.id)).toBeUndefined();
+    const error = await rejectionOf(bot().contacts.get(stored.id));
+    expect(error.statusCode).toBe(404);
   });
 
   it('gets one contact, and rejects an unknown id with 404', async () => {
@@ -454,7 +560,7 @@ describe('webhooks', () => {
     );
   });
 
-  it('POSTs a signed contact.update after a PATCH and contact.create after a create', async () => {
+  it('POSTs signed contact.update, contact.create and contact.delete in the documented envelope', async () => {
     const secret = 'webhook-secret';
     const received: Array<{ raw: string; signature: string | undefined }> = [];
     const receiver = createServer((req: IncomingMessage, res) => {
@@ -482,33 +588,72 @@ describe('webhooks', () => {
       });
       const client = new ChipChat({ host: withHook.url, token: withHook.issueToken() });
       await client.contacts.update(seeded.id, { links: [{ label: 'DMS', url: 'https://dms/1' }] });
+      // One at a time: each is fire-and-forget, so their arrival order would otherwise be open.
+      await waitFor(() => received.length === 1);
       await client.contacts.create({ organization: ORG, profile: { name: 'Created' } });
       await waitFor(() => received.length === 2);
+      const deleted = await fetch(`${withHook.url}/v2/contacts/${seeded.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${withHook.issueToken()}` },
+      });
+      expect(deleted.status).toBe(200);
+      await waitFor(() => received.length === 3);
 
       for (const delivery of received) {
         const expected = `sha1=${createHmac('sha1', secret).update(delivery.raw).digest('hex')}`;
         expect(delivery.signature).toBe(expected);
       }
       const events = received.map((d) => JSON.parse(d.raw));
-      expect(events[0]).toMatchObject({
-        id: expect.stringMatching(/^[0-9a-f]{24}$/),
+      const api = `${withHook.url}/v2`;
+      expect(events[0]).toEqual({
+        id: expect.stringMatching(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+        ),
         event: 'contact.update',
-        timestamp: expect.any(Number),
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         organization: ORG,
+        activity: {
+          '@context': 'https://www.w3.org/ns/activitystreams',
+          type: 'Update',
+          actor: {
+            id: expect.stringMatching(new RegExp(`^${api}/users/[0-9a-f]{24}$`)),
+            type: 'Person',
+          },
+          object: { id: `${api}/contacts/${seeded.id}`, type: 'Object' },
+          published: events[0].timestamp,
+          summary: expect.any(String),
+        },
         data: {
-          contact: {
+          contact: expect.objectContaining({
             id: seeded.id,
             conversation: seeded.conversation,
             links: [{ label: 'DMS', url: 'https://dms/1' }],
+          }),
+          links: {
+            organization: `${api}/organizations/${ORG}`,
+            contact: `${api}/contacts/${seeded.id}`,
+            conversation: `${api}/conversations/${seeded.conversation}`,
           },
         },
       });
       expect(events[1]).toMatchObject({
         event: 'contact.create',
+        activity: { type: 'Create' },
         data: { contact: { profile: { name: 'Created' } } },
       });
+      expect(events[2]).toMatchObject({
+        event: 'contact.delete',
+        activity: { type: 'Delete', object: { id: `${api}/contacts/${seeded.id}` } },
+        data: { contact: { id: seeded.id, profile: { email: 'w@example.com' } } },
+      });
+      // Each passes the schemas the ingress checks, as sent.
+      for (const event of events) {
+        expect(WebhookEnvelope.parse(event)).toEqual(event);
+        expect(WebhookDataLinks.safeParse(event.data.links).success).toBe(true);
+        expect(WebhookContact.safeParse(event.data.contact).success).toBe(true);
+      }
       // Seeding with addContact() sent nothing.
-      expect(received).toHaveLength(2);
+      expect(received).toHaveLength(3);
     } finally {
       await withHook.close();
       await new Promise<void>((resolve) => receiver.close(() => resolve()));

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { z } from 'zod';
@@ -76,13 +76,26 @@ export interface Web1on1SandboxOptions {
   /** Delay before every `/v2/*` answer unless `setFaults` sets another. @defaultValue 0 */
   latencyMs?: number;
   /**
-   * Where to POST signed `contact.create` / `contact.update` webhooks after a contact was created or
-   * changed over HTTP (`POST`/`PATCH /v2/contacts`, `POST /_sandbox/contacts`). `addContact()` is seeding
-   * and sends none.
+   * Where to POST signed `contact.create` / `contact.update` / `contact.delete` webhooks after a
+   * contact was created, changed or deleted over HTTP (`POST`/`PATCH`/`DELETE /v2/contacts`,
+   * `POST /_sandbox/contacts`), in Web1on1's documented envelope (see `startWeb1on1Sandbox`).
+   * `addContact()` is seeding and sends none.
    */
   webhook?: { url: string; secret: string };
   /** Organization claim of issued tokens and default organization of created contacts. @defaultValue a random 24-hex id */
   organizationId?: string;
+  /**
+   * The status an expired token is answered with (body message `jwt expired`): Web1on1's API
+   * documentation says `403`, while chipchat renews only on `401`. Other token problems (`invalid
+   * signature`, a missing token) are `401` either way. @defaultValue 401
+   */
+  tokenExpiredStatus?: 401 | 403;
+  /**
+   * The most contacts one list answer holds, whatever its `limit` asks for. When more match than an
+   * answer holds (by `limit` or by this), it carries `Link: <url>; rel="next"` to the next page, as
+   * the API does. @defaultValue no cap: `limit` alone decides
+   */
+  pageSize?: number;
 }
 
 export interface Web1on1Sandbox {
@@ -140,11 +153,17 @@ const DEFAULT_TOKEN_TTL_SEC = 86_400;
 const REFRESH_TOKEN_TTL_SEC = 365 * 86_400;
 
 /**
- * Starts a stand-in for the Web1on1 REST API as chipchat 0.7.4 calls it: bearer JWT auth (HS256,
- * `jwt expired` when expired), token renewal at `POST /v2/auth/token`, and `/v2/contacts` list (exact
- * dot-path filters), get, create and PATCH (top-level merge; nested objects and arrays are replaced).
- * Errors use the API's shape `{ error: { status, name, message } }`, whose `message` chipchat copies
- * onto the error it throws. Other processes and humans reach the controls over HTTP:
+ * Starts a stand-in for the Web1on1 REST API as chipchat 0.7.4 calls it and Web1on1 documents it:
+ * bearer JWT auth (HS256, `jwt expired` when expired, answered 401 or, with `tokenExpiredStatus`,
+ * 403), token renewal at `POST /v2/auth/token`, and `/v2/contacts` list (exact dot-path filters,
+ * `limit` and `offset`, `x-total-count`, and `Link: <…>; rel="next"` while more match than the
+ * answer holds), get, create, PATCH (top-level merge; nested objects and arrays are replaced) and
+ * DELETE. Errors use the API's shape `{ error: { status, name, message } }`, whose `message`
+ * chipchat copies onto the error it throws. Webhooks go out in the documented envelope: `id` (a
+ * UUID), `event`, `timestamp` (ISO-8601), `organization`, `activity` (Activity Streams: `@context`,
+ * `type`, `actor`, `object`, `published`, `summary`) and `data` with the `contact` and `links`, the
+ * API URLs of the resources involved keyed by resource name. Other processes and humans reach the
+ * controls over HTTP:
  * - `GET /_sandbox/contacts`, `POST /_sandbox/contacts` (body: a contact with `organization`);
  * - `GET /_sandbox/requests` (every recorded request; `?from=<n>`: those from index `n` on), with
  *   `x-total-count` = how many are recorded;
@@ -166,8 +185,11 @@ export async function startWeb1on1Sandbox(
   const requests: RecordedRequest[] = [];
   const recorded = new WeakMap<FastifyRequest, RecordedRequest>();
   const faults = createFaults({ errorBody: apiError, latencyMs: opts.latencyMs });
+  const tokenExpiredStatus = opts.tokenExpiredStatus ?? 401;
   let tokenRefreshes = 0;
   const webhooksInFlight = new Set<AbortController>();
+  /** `<url>/v2`, known once it listens: the base of `data.links`, `activity` and `Link` URLs. */
+  let apiBase = '';
 
   const now = () => Math.floor(Date.now() / 1000);
   const sign = (claims: Record<string, unknown>) =>
@@ -232,16 +254,39 @@ export async function startWeb1on1Sandbox(
     tokenRefreshes = 0;
   }
 
-  function sendWebhook(event: 'contact.create' | 'contact.update', contact: SandboxContact): void {
+  /** The event in Web1on1's documented envelope, done by the bot user the tokens stand for. */
+  function envelopeOf(event: ContactEvent, contact: SandboxContact) {
+    const timestamp = new Date().toISOString();
+    const type = ACTIVITY_TYPE[event];
+    const contactUrl = `${apiBase}/contacts/${contact.id}`;
+    return {
+      id: randomUUID(),
+      event,
+      timestamp,
+      organization: contact.organization,
+      activity: {
+        '@context': 'https://www.w3.org/ns/activitystreams',
+        type,
+        actor: { id: `${apiBase}/users/${botUserId}`, type: 'Person' },
+        object: { id: contactUrl, type: 'Object' },
+        published: timestamp,
+        summary: `Bot ${type.toLowerCase()}d contact ${contact.profile.name ?? contact.id}`,
+      },
+      data: {
+        contact,
+        links: {
+          organization: `${apiBase}/organizations/${contact.organization}`,
+          contact: contactUrl,
+          conversation: `${apiBase}/conversations/${contact.conversation}`,
+        },
+      },
+    };
+  }
+
+  function sendWebhook(event: ContactEvent, contact: SandboxContact): void {
     const target = opts.webhook;
     if (!target) return;
-    const raw = JSON.stringify({
-      id: objectId(),
-      event,
-      timestamp: Date.now(),
-      organization: contact.organization,
-      data: { contact },
-    });
+    const raw = JSON.stringify(envelopeOf(event, contact));
     const abort = new AbortController();
     webhooksInFlight.add(abort);
     // Fire-and-forget like Web1on1 itself: the API answer never waits for, or fails with, the webhook.
@@ -288,7 +333,7 @@ export async function startWeb1on1Sandbox(
       const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (!bearer) throw httpError(401, 'No authorization token was found');
       const { claims, error } = verify(bearer);
-      if (error) throw httpError(401, error);
+      if (error) throw httpError(error === 'jwt expired' ? tokenExpiredStatus : 401, error);
       if (claims?.grant_type === 'refresh_token') throw httpError(401, 'invalid token');
     }
     if (!parsed.ok) throw httpError(400, 'Malformed JSON body');
@@ -317,9 +362,23 @@ export async function startWeb1on1Sandbox(
       filters.every(([path, expected]) => matches(getPath(c, path), expected)),
     );
     const offset = nonNegativeInt(query.get('offset')) ?? 0;
-    const limit = nonNegativeInt(query.get('limit'));
+    // `limit=0` asks for nothing in particular, like no limit.
+    const limit = nonNegativeInt(query.get('limit')) || undefined;
+    const size = Math.min(
+      limit ?? Number.POSITIVE_INFINITY,
+      opts.pageSize ?? Number.POSITIVE_INFINITY,
+    );
+    const page = Number.isFinite(size)
+      ? matching.slice(offset, offset + size)
+      : matching.slice(offset);
     reply.header('x-total-count', String(matching.length));
-    return matching.slice(offset, limit === undefined ? undefined : offset + limit);
+    if (offset + page.length < matching.length && page.length > 0) {
+      const next = new URLSearchParams(query);
+      next.set('offset', String(offset + page.length));
+      next.set('limit', String(limit ?? size));
+      reply.header('link', `<${apiBase}/contacts?${next}>; rel="next"`);
+    }
+    return page;
   }
 
   function createContact(request: FastifyRequest, reply: FastifyReply) {
@@ -350,11 +409,19 @@ export async function startWeb1on1Sandbox(
     return stored;
   }
 
+  /** Deletes the contact; its `contact.delete` webhook carries it as it was. */
+  function deleteContact(request: FastifyRequest) {
+    const stored = storedContact(request);
+    contacts.delete(stored.id);
+    sendWebhook('contact.delete', structuredClone(stored));
+    return stored;
+  }
+
   // The API's paths and their methods; any other method on one of these paths is a 405, not a 404.
   const routes: Record<string, Record<string, RouteHandlerMethod>> = {
     '/v2/auth/token': { POST: renewToken },
     '/v2/contacts': { GET: listContacts, POST: createContact },
-    '/v2/contacts/:id': { GET: storedContact, PATCH: patchContact },
+    '/v2/contacts/:id': { GET: storedContact, PATCH: patchContact, DELETE: deleteContact },
   };
 
   function apiRoutes(api: FastifyInstance) {
@@ -419,6 +486,7 @@ export async function startWeb1on1Sandbox(
   // Its own scope, so the recording hooks and the 404 handler leave the controls alone.
   await app.register(async (api) => apiRoutes(api));
   const url = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 0);
+  apiBase = `${url}/v2`;
 
   return {
     url,
@@ -451,6 +519,14 @@ export async function startWeb1on1Sandbox(
   };
 }
 
+type ContactEvent = 'contact.create' | 'contact.update' | 'contact.delete';
+/** The Activity Streams type of each event's `activity`. */
+const ACTIVITY_TYPE = {
+  'contact.create': 'Create',
+  'contact.update': 'Update',
+  'contact.delete': 'Delete',
+} as const satisfies Record<ContactEvent, string>;
+
 /** A 24-hex id like a Mongo ObjectId. */
 function objectId(): string {
   return randomBytes(12).toString('hex');
@@ -462,6 +538,7 @@ function apiError(status: number, message: string) {
 
 function errorName(status: number): string {
   if (status === 401) return 'UnauthorizedError';
+  if (status === 403) return 'ForbiddenError';
   if (status === 404) return 'NotFoundError';
   if (status === 429) return 'TooManyRequestsError';
   if (status >= 500) return 'ServerError';
