@@ -2,6 +2,7 @@
 export * from './app-processes.ts';
 export * from './child-process.ts';
 export * from './dms-sandbox.ts';
+export * from './otlp-receiver.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';
 export * from './redis-cluster.ts';

@@ -21,6 +21,7 @@ it('exports exactly the public surface', async () => {
       "spawnWatched",
       "startDmsSandbox",
       "startIngressProcess",
+      "startOtlpReceiver",
       "startPrivateRedis",
       "startRedis",
       "startRedisCluster",
