@@ -10,3 +10,12 @@ export {
 export { type OpsServer, type OpsServerOptions, startOpsServer } from './ops-server.ts';
 export { loadConfigOrExit, onShutdown } from './process.ts';
 export { maskDeep, maskPii, REDACT_PATHS } from './redact.ts';
+export {
+  type MessageCreation,
+  startTracing,
+  TRACING_OFF,
+  type Tracing,
+  type TracingEnv,
+  type TracingOptions,
+  tracingWanted,
+} from './tracing.ts';

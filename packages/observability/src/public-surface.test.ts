@@ -5,6 +5,7 @@ it('exports exactly the public surface', async () => {
   expect(surface).toMatchInlineSnapshot(`
     [
       "REDACT_PATHS",
+      "TRACING_OFF",
       "createIngressMetrics",
       "createLogger",
       "createWorkerMetrics",
@@ -13,6 +14,8 @@ it('exports exactly the public surface', async () => {
       "maskPii",
       "onShutdown",
       "startOpsServer",
+      "startTracing",
+      "tracingWanted",
     ]
   `);
 });
