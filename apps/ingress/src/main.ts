@@ -4,6 +4,7 @@ import {
   createLogger,
   loadConfigOrExit,
   onShutdown,
+  startTracing,
 } from '@contact-linker/observability';
 import {
   closeQueues,
@@ -15,7 +16,6 @@ import {
   redisReady,
   warnUnlessNoEviction,
 } from '@contact-linker/queues';
-import { buildApp } from './app.ts';
 import { createBulkContactsEnqueue } from './enqueue/bulk-contacts.ts';
 import { createLiveContactEnqueue } from './enqueue/live-contact.ts';
 import { createWebhookEventEnqueue } from './enqueue/webhook-event.ts';
@@ -23,6 +23,10 @@ import { REDIS_DEADLINE_MS } from './redis-deadline.ts';
 
 const config = loadConfigOrExit('ingress', () => loadIngressConfig(process.env));
 const logger = createLogger({ level: config.logLevel, name: 'ingress' });
+// Off unless OTEL_* asks for it. First, and the app imported after it: the HTTP instrumentation
+// patches `http` when Fastify requires it, and @fastify/otel hooks every Fastify instance created.
+const tracing = await startTracing({ serviceName: 'contact-linker-ingress', env: process.env });
+const { buildApp } = await import('./app.ts');
 
 const redis = createRedisConnection(config.redisUrl, {
   role: 'producer',
@@ -40,7 +44,7 @@ redis.on('ready', () => {
   redisDown = false;
 });
 
-const queues = createQueues(redis, config.queuePrefix);
+const queues = createQueues(redis, config.queuePrefix, { telemetry: tracing.bullmq });
 const jobs = {
   queues,
   fairOrder: createFairOrder({ queue: queues[QUEUE.linkContact], redis }),
@@ -48,7 +52,7 @@ const jobs = {
   defaultPhoneCountry: config.defaultPhoneCountry,
 };
 const enqueue = {
-  contact: createLiveContactEnqueue(jobs),
+  contact: createLiveContactEnqueue({ ...jobs, tracing }),
   contacts: createBulkContactsEnqueue(jobs),
   webhook: createWebhookEventEnqueue({ ...jobs, redis, prefix: config.queuePrefix }),
 };
@@ -64,4 +68,6 @@ onShutdown(logger, async () => {
   await app.close();
   await closeQueues(queues);
   await redis.quit().catch(() => redis.disconnect());
+  // Last, so the spans of the requests answered while closing go out too.
+  await tracing.shutdown();
 });

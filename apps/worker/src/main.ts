@@ -5,12 +5,16 @@ import {
   loadConfigOrExit,
   onShutdown,
   startOpsServer,
+  startTracing,
 } from '@contact-linker/observability';
 import { createRedisConnection, redisReady, warnUnlessNoEviction } from '@contact-linker/queues';
-import { createWorkerRuntime } from './runtime.ts';
 
 const config = loadConfigOrExit('worker', () => loadWorkerConfig(process.env));
 const logger = createLogger({ level: config.logLevel, name: 'worker' });
+// Off unless OTEL_* asks for it. First, and the runtime imported after it: the HTTP instrumentation
+// patches `http` when chipchat's got next requires it.
+const tracing = await startTracing({ serviceName: 'contact-linker-worker', env: process.env });
+const { createWorkerRuntime } = await import('./runtime.ts');
 
 const connection = createRedisConnection(config.redisUrl, {
   role: 'worker',
@@ -29,7 +33,13 @@ connection.on('ready', () => {
 });
 
 const metrics = createWorkerMetrics({ redisReady: () => redisReady(connection) });
-const runtime = createWorkerRuntime({ config, connection, logger, metrics });
+const runtime = createWorkerRuntime({
+  config,
+  connection,
+  logger,
+  metrics,
+  telemetry: tracing.bullmq,
+});
 const ops = await startOpsServer({
   port: config.workerPort,
   ready: () => redisReady(connection),
@@ -40,7 +50,12 @@ const ops = await startOpsServer({
 });
 void warnUnlessNoEviction(connection, logger);
 logger.info(
-  { port: ops.port, concurrency: config.concurrency, notify: config.notify !== undefined },
+  {
+    port: ops.port,
+    concurrency: config.concurrency,
+    notify: config.notify !== undefined,
+    tracing: tracing.enabled,
+  },
   'worker started',
 );
 
@@ -48,4 +63,6 @@ onShutdown(logger, async () => {
   await runtime.close();
   await ops.close();
   await connection.quit().catch(() => connection.disconnect());
+  // Last, so the spans of the jobs that finished while draining go out too.
+  await tracing.shutdown();
 });

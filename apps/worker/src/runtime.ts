@@ -19,6 +19,7 @@ import {
   createWeb1on1Client,
   type Web1on1Client,
 } from '@contact-linker/web1on1';
+import type { Telemetry } from 'bullmq';
 import { createContactGuard } from './contact-guard.ts';
 import { createContactObserver } from './contact-observer.ts';
 import { createNotifyState } from './notify-state.ts';
@@ -55,6 +56,11 @@ export interface WorkerRuntimeDeps {
   /** How often expired link memory is deleted. @defaultValue 3_600_000 */
   memorySweepMs?: number;
   metrics?: WorkerMetrics;
+  /**
+   * BullMQ's tracing for every queue and worker (`startTracing(…).bullmq`); the Web1on1 and DMS
+   * requests are traced by the HTTP instrumentations, in the job's span. @defaultValue none
+   */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -70,6 +76,7 @@ export function createWorkerRuntime({
   deadLetterSweepMs,
   memorySweepMs = 3_600_000,
   metrics,
+  telemetry,
 }: WorkerRuntimeDeps) {
   // BullMQ works on `connection`; the product's own scripts and keys go through this one.
   const pipelined = createPipelinedDuplicate(connection);
@@ -94,7 +101,7 @@ export function createWorkerRuntime({
         ? { onRequest: (e) => metrics.observeWeb1on1(e.operation, e.status, e.durationMs) }
         : {}),
     });
-  const queues = createQueues(connection, config.queuePrefix);
+  const queues = createQueues(connection, config.queuePrefix, { telemetry });
   const fairOrder = createFairOrder({ queue: queues[QUEUE.linkContact], redis: pipelined });
   const notifyState = createNotifyState(pipelined, config.queuePrefix);
   const dms = config.notify
@@ -153,6 +160,7 @@ export function createWorkerRuntime({
     concurrency: config.concurrency,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     ...(metrics ? { metrics } : {}),
+    telemetry,
   });
   // Reads ignore expired memory entries; this deletes them. Every worker sweeps (it is idempotent),
   // at a random offset so that several workers rarely sweep at once.

@@ -9,7 +9,7 @@ import {
   WORK_QUEUE_NAMES,
   type WorkQueueName,
 } from '@contact-linker/queues';
-import { type Job, Worker } from 'bullmq';
+import { type Job, type Telemetry, Worker } from 'bullmq';
 import type { JobContext, ProcessorTable } from './processors/index.ts';
 import { withRetryPolicy } from './retry-policy.ts';
 
@@ -34,6 +34,11 @@ export interface WorkerDeps {
   /** @defaultValue 5_000 */
   stalledIntervalMs?: number;
   metrics?: Pick<WorkerMetrics, 'observeJob' | 'observePause' | 'observeLinkWait'>;
+  /**
+   * BullMQ's tracing (`startTracing(…).bullmq`): each job runs in a `process <queue>` span, the
+   * child of the span that queued it. @defaultValue none
+   */
+  telemetry?: Telemetry;
 }
 
 export interface RunningWorkers {
@@ -58,12 +63,14 @@ export function startWorkers({
   lockDurationMs = 15_000,
   stalledIntervalMs = 5_000,
   metrics,
+  telemetry,
 }: WorkerDeps): RunningWorkers {
   const common = {
     connection,
     prefix,
     lockDuration: lockDurationMs,
     stalledInterval: stalledIntervalMs,
+    telemetry,
   };
   const workers = WORK_QUEUE_NAMES.map((queueName: WorkQueueName) => {
     // The table is typed per queue; the policy is the same for every queue.

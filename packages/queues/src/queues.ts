@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type Telemetry } from 'bullmq';
 import { type JobData, type JobResult, QUEUE_NAMES, type QueueName } from './catalog.ts';
 import type { RedisClient } from './connection.ts';
 
@@ -12,17 +12,27 @@ export interface CreateQueuesOptions {
    * For readers such as the CLI; the ingress and worker keep it current. @defaultValue false
    */
   readOnlyMeta?: boolean;
+  /**
+   * BullMQ's tracing (`startTracing(…).bullmq`): every add gets a producer span, and each job carries
+   * its context to the worker. @defaultValue none: no spans, nothing stored with the jobs
+   */
+  telemetry?: Telemetry;
 }
 
 /** Opens every catalog queue on one shared connection. Close them with `closeQueues`. */
 export function createQueues(
   connection: RedisClient,
   prefix: string,
-  { readOnlyMeta = false }: CreateQueuesOptions = {},
+  { readOnlyMeta = false, telemetry }: CreateQueuesOptions = {},
 ): QueueSet {
   const entries = QUEUE_NAMES.map((name) => [
     name,
-    new Queue(name, { connection, prefix, skipMetasUpdate: readOnlyMeta }),
+    new Queue(name, {
+      connection,
+      prefix,
+      skipMetasUpdate: readOnlyMeta,
+      telemetry,
+    }),
   ]);
   return Object.fromEntries(entries) as QueueSet;
 }
