@@ -198,7 +198,11 @@ describe('contact guard', () => {
       throw new Error('no Web1on1 request beyond the list is expected');
     };
     const link = createLinkContactProcessor({
-      web1on1: { findContacts: async () => [contact], getContact: unexpected, addLink: unexpected },
+      web1on1: {
+        findContacts: async () => ({ contacts: [contact], several: false }),
+        getContact: unexpected,
+        addLink: unexpected,
+      },
       contactGuard: guard,
       link: { urlTemplate: 'https://dms.example.test/c/{id}', label: 'View in DMS', icon: 'x' },
       notifyState: createNotifyState(client, prefix),

@@ -74,7 +74,7 @@ describe('echo suppression', () => {
     let echo: Promise<unknown> | undefined;
     const link = createLinkContactProcessor({
       web1on1: {
-        findContacts: async () => [contact],
+        findContacts: async () => ({ contacts: [contact], several: false }),
         getContact: async () => contact,
         // Web1on1 sends its contact.update as it applies the PATCH; here the echo is handled to
         // completion before the PATCH even answers, the worst order the real system can produce.

@@ -1,5 +1,11 @@
 import { listDeadLetters, QUEUE, queueCatalog, TIER_BANDS } from '@contact-linker/queues';
-import { redisTest, waitFor } from '@contact-linker/testkit';
+import {
+  makeWebhookSecret,
+  redisTest,
+  startDmsSandbox,
+  startWeb1on1Sandbox,
+  waitFor,
+} from '@contact-linker/testkit';
 import type { Job } from 'bullmq';
 import { describe, expect } from 'vitest';
 import { APP_URL, ORG, settled, startWorkerStack, type WorkerStack } from './worker-harness.ts';
@@ -207,6 +213,31 @@ describe('link-contact', () => {
     expect(stack.web1on1.getContact(b.id)?.links).toEqual([]);
     expect(stack.dms.deliveries).toHaveLength(0);
   });
+
+  redisTest(
+    'ambiguous from one request when the API pages one contact at a time and three match',
+    async ({ redisUrl, prefix }) => {
+      const web1on1 = await startWeb1on1Sandbox({ organizationId: ORG, pageSize: 1 });
+      const secret = makeWebhookSecret();
+      const dms = await startDmsSandbox({ secret });
+      const stack = await startWorkerStack({ redisUrl, prefix, shared: { web1on1, dms, secret } });
+      try {
+        const twins = [1, 2, 3].map(() =>
+          web1on1.addContact({ organization: ORG, profile: { email: 'triplet@example.com' } }),
+        );
+        const job = await stack.link({ dmsContactId: 'DMS-9', email: 'triplet@example.com' });
+        expect(await result(stack, job)).toEqual({ outcome: 'ambiguous' });
+        // The first page said more exist; the lookup stopped there.
+        expect(web1on1.requests.map((r) => `${r.method} ${r.path} ${r.query.limit}`)).toEqual([
+          'GET /v2/contacts 2',
+        ]);
+        for (const twin of twins) expect(web1on1.getContact(twin.id)?.links).toEqual([]);
+      } finally {
+        await stack.close();
+        await Promise.all([web1on1.close(), dms.close()]);
+      }
+    },
+  );
 
   test('retries a 5xx and then links', async ({ stack }) => {
     const contact = stack.web1on1.addContact({

@@ -285,7 +285,7 @@ describe('the memory and contact.linked', () => {
         let failNotify = 1;
         const link = createLinkContactProcessor({
           web1on1: {
-            findContacts: async () => [contact],
+            findContacts: async () => ({ contacts: [contact], several: false }),
             getContact: async () => contact,
             addLink: async (_id, l) => {
               contact.links = [...(contact.links ?? []), l];

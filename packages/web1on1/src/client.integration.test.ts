@@ -62,10 +62,12 @@ describe('findContacts', () => {
 
     const found = await client().findContacts({ organization: ORG, email: 'jan@example.com' });
 
-    expect(found.map((c) => c.id)).toEqual([jan.id]);
-    expect(found[0]).toMatchObject({ conversation: jan.conversation, organization: ORG });
-    expect(sandbox.requests[0]?.query).toMatchObject({
+    expect(found.contacts.map((c) => c.id)).toEqual([jan.id]);
+    expect(found.several).toBe(false);
+    expect(found.contacts[0]).toMatchObject({ conversation: jan.conversation, organization: ORG });
+    expect(sandbox.requests[0]?.query).toEqual({
       organization: ORG,
+      limit: '2',
       'profile.email': 'jan@example.com',
     });
   });
@@ -73,21 +75,23 @@ describe('findContacts', () => {
   it('finds by an E.164 telephone, whose "+" survives the query string', async () => {
     const piet = sandbox.addContact({ organization: ORG, profile: { telephone: '+31612345678' } });
     const found = await client().findContacts({ organization: ORG, telephone: '+31612345678' });
-    expect(found.map((c) => c.id)).toEqual([piet.id]);
+    expect(found.contacts.map((c) => c.id)).toEqual([piet.id]);
   });
 
   it('answers an empty list when nothing matches', async () => {
     sandbox.addContact({ organization: ORG, profile: { email: 'someone@example.com' } });
     await expect(
       client().findContacts({ organization: ORG, email: 'nobody@example.com' }),
-    ).resolves.toEqual([]);
+    ).resolves.toEqual({ contacts: [], several: false });
   });
 
-  it('returns every match (up to the limit) so the caller can see ambiguity', async () => {
+  it('asks for two, enough to see several, in one request', async () => {
     for (let i = 0; i < 3; i += 1)
       sandbox.addContact({ organization: ORG, profile: { email: 'twin@example.com' } });
     const found = await client().findContacts({ organization: ORG, email: 'twin@example.com' });
-    expect(found).toHaveLength(3);
+    expect(found.contacts).toHaveLength(2);
+    expect(found.several).toBe(true);
+    expect(trail()).toEqual(['GET /v2/contacts 200']);
   });
 
   it('refuses a search without email or telephone, without a request', async () => {
@@ -103,6 +107,60 @@ describe('findContacts', () => {
     );
     expect(error).toBeInstanceOf(TransientError);
     expect(error.message).toBe('Web1on1 GET /v2/contacts answered with an unexpected shape');
+  });
+});
+
+describe('findContacts against an API that pages below the limit (Link: rel="next")', () => {
+  let paged: Web1on1Sandbox;
+  beforeEach(async () => {
+    paged = await startWeb1on1Sandbox({ organizationId: ORG, pageSize: 1 });
+  });
+  afterEach(async () => {
+    await paged.close();
+  });
+
+  /** A client whose budget counts its acquires: the gate every request passes. */
+  function countedClient() {
+    let acquired = 0;
+    const c = createWeb1on1Client({
+      host: paged.url,
+      token: paged.issueToken(),
+      budget: {
+        acquire: async () => {
+          acquired += 1;
+        },
+        pause: async () => {},
+      },
+    });
+    return { c, acquired: () => acquired };
+  }
+
+  it('three matches, one per page: one request, and the answer is "several"', async () => {
+    for (let i = 0; i < 3; i += 1)
+      paged.addContact({ organization: ORG, profile: { email: 'twin@example.com' } });
+    const { c, acquired } = countedClient();
+
+    const found = await c.findContacts({ organization: ORG, email: 'twin@example.com' });
+
+    expect(found.several).toBe(true);
+    expect(found.contacts).toHaveLength(1);
+    // The next page was announced and never fetched.
+    expect(paged.requests.map((r) => [r.method, r.path, r.query.limit, r.query.offset])).toEqual([
+      ['GET', '/v2/contacts', '2', undefined],
+    ]);
+    expect(acquired()).toBe(1);
+  });
+
+  it('one match: one request, and the answer is that contact alone', async () => {
+    const only = paged.addContact({ organization: ORG, profile: { email: 'only@example.com' } });
+    paged.addContact({ organization: ORG, profile: { email: 'other@example.com' } });
+    const { c, acquired } = countedClient();
+
+    const found = await c.findContacts({ organization: ORG, email: 'only@example.com' });
+
+    expect(found).toEqual({ contacts: [expect.objectContaining({ id: only.id })], several: false });
+    expect(paged.requests).toHaveLength(1);
+    expect(acquired()).toBe(1);
   });
 });
 
@@ -219,7 +277,7 @@ describe('token renewal', () => {
     const found = await c.findContacts({ organization: ORG, email: 'jan@example.com' });
     const again = await c.getContact(jan.id);
 
-    expect(found.map((f) => f.id)).toEqual([jan.id]);
+    expect(found.contacts.map((f) => f.id)).toEqual([jan.id]);
     expect(again.id).toBe(jan.id);
     expect(sandbox.tokenRefreshes).toBe(1);
     expect(trail()).toEqual([

@@ -72,17 +72,29 @@ export interface Web1on1ClientOptions {
   tokenStore?: Web1on1TokenStore;
 }
 
+/** What `findContacts` found, from one request. */
+export interface FoundContacts {
+  /** The matching contacts of the one page asked for: at most {@link FIND_CONTACTS_LIMIT}. */
+  contacts: Web1on1Contact[];
+  /**
+   * More than one contact matches: two came back, or one did and the API says there are more (a
+   * `Link: <…>; rel="next"` header, or an `x-total-count` above what came back), as when it pages
+   * below the limit asked for.
+   */
+  several: boolean;
+}
+
 export interface Web1on1Client {
   /**
    * Contacts of `organization` whose `profile.email` (or `profile.telephone`) equals the given value
-   * exactly; with both, both must match. At most {@link FIND_CONTACTS_LIMIT} are returned, enough to
-   * tell none, one and ambiguous apart.
+   * exactly; with both, both must match. One request for at most {@link FIND_CONTACTS_LIMIT}, enough
+   * to tell none, one and several apart; a next page is never fetched.
    */
   findContacts(q: {
     organization: string;
     email?: string;
     telephone?: string;
-  }): Promise<Web1on1Contact[]>;
+  }): Promise<FoundContacts>;
   getContact(id: string): Promise<Web1on1Contact>;
   /**
    * Read-modify-write: GET the contact (or take `current`, when the caller knows it is up to date);
@@ -98,8 +110,11 @@ export interface Web1on1Client {
   ): Promise<{ status: 'linked' | 'already_linked'; contact: Web1on1Contact }>;
 }
 
-/** Page size of `findContacts`. */
-export const FIND_CONTACTS_LIMIT = 10;
+/**
+ * Page size `findContacts` asks for: two tell none, one and several apart, and a lookup never needs
+ * more (several matches are `ambiguous`, whichever they are).
+ */
+export const FIND_CONTACTS_LIMIT = 2;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 // Longer than one token request can take (its own 10 s timeout), so a live holder never loses it.
@@ -113,6 +128,12 @@ const TokenAnswer = z.object({
   refreshToken: z.string().min(1).optional(),
 });
 const ContactList = z.array(Web1on1Contact);
+/** A list answer: its contacts, and what its headers say of further matches (unreadable: nothing). */
+const ContactPage = z.object({
+  contacts: ContactList,
+  link: z.string().optional().catch(undefined),
+  total: z.coerce.number().int().nonnegative().optional().catch(undefined),
+});
 
 /**
  * The Web1on1 REST client: a thin wrapper over chipchat 0.7.4 that
@@ -120,6 +141,12 @@ const ContactList = z.array(Web1on1Contact);
  *   (see `createChipChat`), so a failure reaches the caller at once as a retry class;
  * - awaits the budget and reports `onRequest` for every HTTP request through got hooks, so the
  *   requests chipchat makes on its own and token renewals are covered too;
+ * - asks the list endpoint for one page through chipchat's got instance rather than its
+ *   `contacts.list`: the same request (chipchat's query format, hooks, token), plus the answer's
+ *   headers, which `contacts.list` drops (it keeps only `x-*` ones) and which say whether more
+ *   contacts match than came back. chipchat's `list` follows `Link: rel="next"` when a `pagination`
+ *   option is set (got's `paginate.all`, `client.js:328-377`); nothing here sets one, and this path
+ *   cannot page at all;
  * - validates every answer with the contracts' zod schemas. A malformed answer (not an array for a
  *   list, a contact without `id`, a 2xx body that is not JSON) is a `TransientError`: it is far more
  *   often a proxy or a half-finished deploy than a permanent API change, and when it is permanent the
@@ -275,10 +302,33 @@ export function createWeb1on1Client(opts: Web1on1ClientOptions): Web1on1Client {
       if (email === undefined && telephone === undefined) {
         throw new PermanentError('findContacts needs an email or a telephone');
       }
-      const query: Record<string, unknown> = { organization, limit: FIND_CONTACTS_LIMIT };
-      if (email !== undefined) query['profile.email'] = email;
-      if (telephone !== undefined) query['profile.telephone'] = telephone;
-      return call('GET /v2/contacts', () => chip.contacts.list(query), ContactList);
+      const query: Array<[string, string]> = [
+        ['organization', organization],
+        ['limit', String(FIND_CONTACTS_LIMIT)],
+      ];
+      if (email !== undefined) query.push(['profile.email', email]);
+      if (telephone !== undefined) query.push(['profile.telephone', telephone]);
+      // Built as chipchat's `contacts.list` builds it (`buildQs`): names as they are, values through
+      // encodeURIComponent (so an E.164 "+" arrives as "+").
+      const search = query.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&');
+      const page = await call(
+        'GET /v2/contacts',
+        async () => {
+          const response = await chip.fetch({
+            method: 'GET',
+            prefixUrl: opts.host,
+            url: `v2/contacts?${search}`,
+            responseType: 'json',
+          });
+          const { link, 'x-total-count': total } = response.headers;
+          return { contacts: response.body, link, total };
+        },
+        ContactPage,
+      );
+      const { contacts } = page;
+      const more =
+        hasNextPage(page.link) || (page.total !== undefined && page.total > contacts.length);
+      return { contacts, several: contacts.length > 1 || (contacts.length === 1 && more) };
     },
 
     getContact,
@@ -366,6 +416,17 @@ function createRequestHooks(opts: Pick<Web1on1ClientOptions, 'budget' | 'onReque
         : undefined;
     },
   };
+}
+
+/** Whether a `Link` header (RFC 8288) names a `rel="next"` page. */
+export function hasNextPage(link: string | undefined): boolean {
+  if (!link) return false;
+  for (const [, params = ''] of link.matchAll(/<[^>]*>([^<]*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params);
+    const relations = (rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (relations.includes('next')) return true;
+  }
+  return false;
 }
 
 function operationOf(options: GotOptions): Web1on1Operation {

@@ -8,6 +8,7 @@ export {
 export {
   createWeb1on1Client,
   FIND_CONTACTS_LIMIT,
+  type FoundContacts,
   type Web1on1Client,
   type Web1on1ClientOptions,
   type Web1on1Operation,

@@ -37,7 +37,7 @@ describe('token renewal shared through Redis', () => {
           [1, 2].map(() => client.findContacts({ organization: 'org', email: 'a@b.nl' })),
         ),
       );
-      expect(results.every((r) => r.length === 1)).toBe(true);
+      expect(results.every((r) => r.contacts.length === 1)).toBe(true);
       expect(sandbox.tokenRefreshes).toBe(1);
     } finally {
       for (const c of connections) c.disconnect();

@@ -8,7 +8,7 @@ import {
 } from '@contact-linker/contracts';
 import { contentOf, type LinkMemory } from '@contact-linker/link-memory';
 import { type QUEUE, tierOfPriority } from '@contact-linker/queues';
-import { type Web1on1Client, withBudgetShare } from '@contact-linker/web1on1';
+import { type FoundContacts, type Web1on1Client, withBudgetShare } from '@contact-linker/web1on1';
 import type { ContactGuard } from '../contact-guard.ts';
 import { fingerprint, type NotifyState } from '../notify-state.ts';
 import { isLastAttempt } from '../retry-policy.ts';
@@ -39,12 +39,13 @@ export interface LinkContactDeps {
 /**
  * Email first (exact match); when that finds nobody and a phone is known, the E.164 form, then the
  * number exactly as the DMS sent it (Web1on1 stores what the visitor typed). A webhook match
- * searches what the webhook showed of the Web1on1 contact instead: one request.
+ * searches what the webhook showed of the Web1on1 contact instead: one request. Each search is one
+ * request for at most two contacts, enough to tell one match from several.
  */
 async function findCandidates(
   web1on1: LinkContactDeps['web1on1'],
   data: LinkContactJob,
-): Promise<Web1on1Contact[]> {
+): Promise<FoundContacts> {
   const { organization } = data;
   const emails = data.webhookMatch ? [data.webhookMatch.email] : [data.email];
   const phones = data.webhookMatch
@@ -53,14 +54,14 @@ async function findCandidates(
   for (const email of emails) {
     if (email === undefined) continue;
     const byEmail = await web1on1.findContacts({ organization, email });
-    if (byEmail.length > 0) return byEmail;
+    if (byEmail.contacts.length > 0) return byEmail;
   }
   for (const telephone of phones) {
     if (telephone === undefined) continue;
     const byPhone = await web1on1.findContacts({ organization, telephone });
-    if (byPhone.length > 0) return byPhone;
+    if (byPhone.contacts.length > 0) return byPhone;
   }
-  return [];
+  return { contacts: [], several: false };
 }
 
 const notifiedProfile = (contact: Web1on1Contact) => ({
@@ -134,7 +135,7 @@ function linkOne(deps: LinkContactDeps) {
     if (lastLookup) await deps.memory.wait(data);
     // Before the list request: any write of ours that ends after this may be missing from its answer.
     const listedAt = await deps.contactGuard.clock();
-    const candidates = await findCandidates(deps.web1on1, data);
+    const { contacts: candidates, several } = await findCandidates(deps.web1on1, data);
 
     if (candidates.length === 0) {
       // The visitor may not have chatted yet: look again with backoff while lookups remain, then
@@ -142,8 +143,8 @@ function linkOne(deps: LinkContactDeps) {
       if (lastLookup) return { outcome: 'not_found' };
       throw new TransientError('no Web1on1 contact matches yet');
     }
-    if (candidates.length > 1) {
-      log.info({ matches: candidates.length }, 'several Web1on1 contacts match; not linking');
+    if (several) {
+      log.info('several Web1on1 contacts match; not linking');
       await deps.memory.stopWaiting(data.organization, data.dmsContactId);
       return { outcome: 'ambiguous' };
     }
