@@ -351,6 +351,76 @@ describe('token renewal', () => {
   });
 });
 
+describe('token renewal when the API answers an expired token 403, as Web1on1 documents', () => {
+  let documented: Web1on1Sandbox;
+  beforeEach(async () => {
+    documented = await startWeb1on1Sandbox({ organizationId: ORG, tokenExpiredStatus: 403 });
+  });
+  afterEach(async () => {
+    await documented.close();
+  });
+
+  const expiredClient = (overrides: Partial<Web1on1ClientOptions> = {}) =>
+    createWeb1on1Client({
+      host: documented.url,
+      token: documented.issueToken({ expiresInSec: -10 }),
+      refreshToken: documented.refreshToken,
+      email: documented.botEmail,
+      ...overrides,
+    });
+  const trail403 = () => documented.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+
+  it('renews once and the call succeeds, exactly as after a 401', async () => {
+    const jan = documented.addContact({ organization: ORG, profile: { email: 'jan@example.com' } });
+    const c = expiredClient();
+
+    const found = await c.findContacts({ organization: ORG, email: 'jan@example.com' });
+    await c.addLink(jan.id, LINK);
+
+    expect(found.contacts.map((f) => f.id)).toEqual([jan.id]);
+    expect(documented.tokenRefreshes).toBe(1);
+    expect(trail403()).toEqual([
+      'GET /v2/contacts 403',
+      'POST /v2/auth/token 200',
+      'GET /v2/contacts 200',
+      `GET /v2/contacts/${jan.id} 200`,
+      `PATCH /v2/contacts/${jan.id} 200`,
+    ]);
+  });
+
+  it('renews once for many calls that meet the 403 at the same time', async () => {
+    const contact = documented.addContact({ organization: ORG });
+    const c = expiredClient();
+    const results = await Promise.all(Array.from({ length: 5 }, () => c.getContact(contact.id)));
+    expect(results.map((r) => r.id)).toEqual(Array(5).fill(contact.id));
+    expect(documented.tokenRefreshes).toBe(1);
+  });
+
+  it('without a refresh token the 403 is permanent, after one request', async () => {
+    const c = expiredClient({ refreshToken: undefined });
+    const error = await rejectionOf(c.findContacts({ organization: ORG, email: 'a@example.com' }));
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.status).toBe(403);
+    expect(error.message).toContain('jwt expired');
+    expect(documented.requests).toHaveLength(1);
+  });
+
+  it('a 403 that is not about the token is permanent and renews nothing', async () => {
+    const contact = documented.addContact({ organization: ORG });
+    documented.failNext(1, {
+      status: 403,
+      body: { error: { status: 403, name: 'ForbiddenError', message: 'Insufficient scope' } },
+    });
+    const error = await rejectionOf(
+      expiredClient({ token: documented.issueToken() }).getContact(contact.id),
+    );
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.status).toBe(403);
+    expect(documented.tokenRefreshes).toBe(0);
+    expect(documented.requests).toHaveLength(1);
+  });
+});
+
 describe('request hooks', () => {
   it("awaits the budget's acquire before each HTTP request, token renewal included", async () => {
     const contact = sandbox.addContact({ organization: ORG });

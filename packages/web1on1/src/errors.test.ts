@@ -14,7 +14,7 @@ import {
 } from '@contact-linker/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChipChatInstance, createChipChat } from './chipchat.ts';
-import { maskSensitive, toClientError } from './errors.ts';
+import { isRejectedToken, maskSensitive, toClientError } from './errors.ts';
 
 // A JWT-shaped token: chipchat only decodes it; the loopback server never checks it.
 const TOKEN = [
@@ -43,6 +43,15 @@ const scenarios: Record<string, Scenario> = {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<html>proxy</html>');
   },
+  '401-jwt-expired': answer(401, {}, { error: { status: 401, message: 'jwt expired' } }),
+  '403-jwt-expired': answer(
+    403,
+    {},
+    { error: { status: 403, name: 'ForbiddenError', message: 'jwt expired' } },
+  ),
+  '403-invalid-signature': answer(403, {}, { error: { message: 'invalid signature' } }),
+  '403-scope': answer(403, {}, { error: { message: 'Insufficient scope' } }),
+  '404-jwt-expired': answer(404, {}, { error: { message: 'jwt expired' } }),
   'leaky-message': answer(
     404,
     {},
@@ -196,6 +205,29 @@ describe('toClientError maps every answer to its retry class', () => {
     const error = toClientError(raw);
     expect(error.message).toMatch(/^Web1on1 GET \/v2\/contacts answered/);
     expect(error.message).not.toContain('example.com');
+  });
+});
+
+describe('isRejectedToken: the answers that renew the token', () => {
+  it.each([
+    ['401-jwt-expired', true],
+    ['403-jwt-expired', true],
+    ['403-invalid-signature', true],
+    ['401', false],
+    ['403', false],
+    ['403-scope', false],
+    ['404-jwt-expired', false],
+    ['500', false],
+    ['reset', false],
+  ] as const)('%s → %s', async (scenario, renews) => {
+    const rejection = await chip.contacts.get(scenario).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(rejection).toBeDefined();
+    expect(isRejectedToken(rejection)).toBe(renews);
+    // Whether renewed or not, the answer itself stays a permanent error.
+    if (scenario.startsWith('40')) expect(toClientError(rejection)).toBeInstanceOf(PermanentError);
   });
 });
 

@@ -59,10 +59,16 @@ export function toClientError(error: unknown): ClientError {
   return new TransientError(`Web1on1 ${where} failed: ${reason}`, { cause: error });
 }
 
-/** A 401 that chipchat (`client.js:122`) and this client treat as "renew the token and retry". */
+/**
+ * An answer this client treats as "renew the token and retry": a 401 or a 403 whose API message is
+ * `jwt expired`, `invalid signature` or `invalid token`. chipchat renews on the 401 only
+ * (`client.js:120-122`), but Web1on1's API documentation answers an expired token with 403, and the
+ * contract names both; any other 401 or 403 (a missing scope, a refused renewal) is not a token to
+ * renew, and stays a `PermanentError`.
+ */
 export function isRejectedToken(error: unknown): boolean {
   const response = responseOf(error);
-  if (response?.statusCode !== 401) return false;
+  if (response?.statusCode !== 401 && response?.statusCode !== 403) return false;
   return /jwt expired|invalid signature|invalid token/i.test(rawApiMessageOf(response.body) ?? '');
 }
 

@@ -44,6 +44,38 @@ describe('token renewal shared through Redis', () => {
     }
   });
 
+  test('the same single renewal when the API answers the expired token 403 (Web1on1 as documented)', async ({
+    redisUrl,
+    prefix,
+  }) => {
+    const documented = await startWeb1on1Sandbox({
+      organizationId: 'org',
+      tokenExpiredStatus: 403,
+    });
+    const connections = [new Redis(redisUrl), new Redis(redisUrl)];
+    try {
+      documented.addContact({ organization: 'org', profile: { email: 'a@b.nl' } });
+      const expired = documented.issueToken({ expiresInSec: -10 });
+      // Two clients on their own connections stand for two worker processes.
+      const clients = connections.map((redis) => clientFor(documented, redis, prefix, expired));
+      const results = await Promise.all(
+        clients.flatMap((client) =>
+          [1, 2, 3].map(() => client.findContacts({ organization: 'org', email: 'a@b.nl' })),
+        ),
+      );
+      expect(results.every((r) => r.contacts.length === 1)).toBe(true);
+      expect(documented.tokenRefreshes).toBe(1);
+      const statuses = documented.requests.map((r) => r.status);
+      // Every expired call met a 403, none a 401, and all were answered after the one renewal.
+      expect(statuses.filter((s) => s === 401)).toEqual([]);
+      expect(statuses.filter((s) => s === 403).length).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(6 + 1);
+    } finally {
+      for (const c of connections) c.disconnect();
+      await documented.close();
+    }
+  });
+
   test('a 429 pauses the shared budget for Retry-After', async ({ sandbox, redisUrl, prefix }) => {
     const redis = new Redis(redisUrl);
     try {
