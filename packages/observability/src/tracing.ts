@@ -138,8 +138,11 @@ function messageOf(error: unknown): string {
   return scrubText(String(error));
 }
 
-/** BullMQ operations whose spans are the worker's idle polling, one root span every few seconds. */
-const QUIET_OPERATIONS = /^(getNextJob|moveStalledJobsToWait|startStalledCheckTimer)\b/;
+/**
+ * BullMQ operations whose spans say nothing about an event: the worker's idle polling (a root span
+ * every few seconds per queue) and the queues' and workers' own start and close.
+ */
+const QUIET_OPERATIONS = /^(getNextJob|moveStalledJobsToWait|startStalledCheckTimer|close)\b/;
 /** Span-event attributes BullMQ fills from job data: a job's return value. */
 const JOB_RESULT = 'bullmq.job.result';
 const FAILED_REASON = 'bullmq.job.failed.reason';
