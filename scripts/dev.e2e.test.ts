@@ -38,14 +38,14 @@ interface DevRun {
   kill(): Promise<void>;
 }
 
-async function startDev(env: Record<string, string>): Promise<DevRun> {
+async function startDev(env: Record<string, string>, args: string[] = []): Promise<DevRun> {
   const ports = {
     ingress: await freePort(),
     worker: await freePort(),
     web1on1: await freePort(),
     dms: await freePort(),
   };
-  const child: ChildProcess = spawn(join(ROOT, 'scripts/pnpm'), ['dev'], {
+  const child: ChildProcess = spawn(join(ROOT, 'scripts/pnpm'), ['dev', ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -234,6 +234,49 @@ describe('pnpm dev', () => {
       }
     } finally {
       await shared.stop();
+    }
+  });
+
+  it('with --traces prints the path of a DMS event as a span tree, service by service', async () => {
+    const dev = await startDev({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, [
+      '--traces',
+    ]);
+    try {
+      await waitForLine(dev, /^ {2}traces {11}http:\/\/127\.0\.0\.1:\d+ \(OTLP; /);
+      await waitForLine(dev, / ingress info {2}Server listening at /);
+      await waitForLine(dev, / worker {2}info {2}worker started .*tracing=true/);
+      const posted = await fetch(`http://127.0.0.1:${dev.ports.ingress}/updatecontact`, {
+        method: 'POST',
+        headers: {
+          authorization: 'Bearer dev-api-key-change-me',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ id: 'DMS-1', organization: 'demo-dealer', phone: '06 12345678' }),
+      });
+      expect(posted.status).toBe(202);
+      // The tree of the event's trace, printed once it went quiet.
+      await waitForLine(dev, /^ {2}worker {2} +POST \/webhooks\/contact-linker {2}[\d.]+ ms$/);
+      const tree = dev.text().slice(dev.text().lastIndexOf('  ingress  POST /updatecontact'));
+      for (const step of [
+        /^ {2}ingress {2}POST \/updatecontact {2}[\d.]+ ms$/m,
+        /^ {2}ingress {2} +create link-contact /m,
+        /^ {2}worker {3} +process link-contact /m,
+        /^ {2}worker {3} +GET \/v2\/contacts /m,
+        /^ {2}worker {3} +PATCH \/v2\/contacts\/\w+ /m,
+        /^ {2}worker {3} +process notify-dms /m,
+      ]) {
+        expect(tree, dev.text()).toMatch(step);
+      }
+      expect(dev.text()).toMatch(
+        /^ {2}ingress {2}send link-contact {2}[\d.]+ ms {2}\(links to 1\)$/m,
+      );
+      // Not a phone number anywhere in the printed spans (the Web1on1 search carried one).
+      expect(tree).not.toMatch(/31612345678|12345678/);
+
+      dev.interrupt();
+      expect(await dev.exited, dev.text()).toEqual({ code: 0, signal: null });
+    } finally {
+      await dev.kill();
     }
   });
 

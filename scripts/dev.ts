@@ -3,7 +3,8 @@
  * contacts), the DMS sandbox, and the real ingress and worker processes, wired together against
  * REDIS_URL (default local Redis; when nothing answers there, a private redis-server started for
  * this run), then reports what happens: links appearing on sandbox contacts and notifications
- * arriving at the DMS. The processes' JSON logs are shown as short text lines.
+ * arriving at the DMS. The processes' JSON logs are shown as short text lines. With `--traces`, both
+ * processes export their spans to the test kit's OTLP receiver, and each trace is printed as a tree.
  *
  * A Ctrl-C stops the processes, the sandboxes and a private redis-server, and exits 0. package.json
  * runs this with `exec node …`: otherwise the `sh -c` pnpm puts in between (dash) dies of the
@@ -16,6 +17,7 @@ import {
   deleteKeysWithPrefix,
   makeWebhookSecret,
   startDmsSandbox,
+  startOtlpReceiver,
   startWatchdog,
   startWeb1on1Sandbox,
   stopWatchdog,
@@ -28,6 +30,7 @@ import {
 } from './dev/demo.ts';
 import { pipeFormatted } from './dev/log-format.ts';
 import { chooseRedis, DEFAULT_REDIS_URL, DevSetupError, redactUrl } from './dev/redis.ts';
+import { printTraces } from './dev/trace-tree.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -47,6 +50,7 @@ const queuePrefix = setting('QUEUE_PREFIX') ?? DEV_DEFAULTS.queuePrefix;
 const syncUsers = /^(true|1|yes)$/i.test(setting('SYNC_USERS') ?? '');
 const organization = DEMO_ORGANIZATION;
 const ingressUrl = `http://127.0.0.1:${ingressPort}`;
+const traces = process.argv.slice(2).includes('--traces');
 
 let redis: Awaited<ReturnType<typeof chooseRedis>>;
 try {
@@ -70,8 +74,21 @@ const demo = DEMO_CONTACTS.map((c) => web1on1.addContact({ organization, ...c })
 const dmsSecret = setting('DMS_NOTIFY_SECRET') ?? makeWebhookSecret();
 const dms = await startDmsSandbox({ port: dmsPort, secret: dmsSecret });
 
+// With --traces: a receiver on a free port, and the processes pointed at it by OTEL_* alone, as an
+// operator points them at a collector. A short export delay, so a tree shows up within seconds.
+const receiver = traces ? await startOtlpReceiver() : undefined;
+const stopTraces = receiver
+  ? printTraces(receiver, (text) => process.stdout.write(text))
+  : () => {};
 const shared = {
   ...env,
+  ...(receiver
+    ? {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.endpoint}/v1/traces`,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      }
+    : {}),
   REDIS_URL: redis.url,
   QUEUE_PREFIX: queuePrefix,
   LOG_LEVEL: setting('LOG_LEVEL') ?? 'info',
@@ -174,7 +191,7 @@ contact-linker dev — everything runs locally
   web1on1 sandbox  ${web1on1.url}/_sandbox/contacts
   dms sandbox      ${dms.baseUrl}/_sandbox/deliveries
   redis            ${redisLine}
-
+${receiver ? `  traces           ${receiver.endpoint} (OTLP; each trace is printed as a tree once it is quiet)\n` : ''}
 Link a DMS contact to the demo Web1on1 contact Jane Doe:
   curl -s -X POST ${ingressUrl}/updatecontact \\
     -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\
@@ -223,7 +240,9 @@ async function stop(code = 0): Promise<void> {
         }),
     ),
   );
-  await Promise.all([web1on1.close(), dms.close()]);
+  // The processes export their last spans as they stop.
+  stopTraces();
+  await Promise.all([web1on1.close(), dms.close(), receiver?.close()]);
   await forgetKeys();
   await redis.stop();
   process.exit(code);
