@@ -1,7 +1,8 @@
 /**
  * The link memory and the waiting index on their own, against a real Redis: what is remembered,
  * what a webhook makes the system forget, which waiting DMS contacts a webhook finds, that entries
- * expire, and that a deactivated organization is forgotten whole.
+ * expire, that a deleted Web1on1 contact is forgotten, and that a deactivated organization is
+ * forgotten whole.
  */
 import type { LinkContactJob } from '@contact-linker/contracts';
 import { redisTest, waitFor } from '@contact-linker/testkit';
@@ -186,6 +187,68 @@ describe('sweeping', () => {
     expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([ORG]);
     await links.sweep();
     expect(await redis.smembers(`${prefix}:memory-organizations`)).toEqual([]);
+  });
+});
+
+describe('forgetting a deleted Web1on1 contact', () => {
+  test('drops every link to it and the DMS contacts waiting for its email or phone, nothing else', async ({
+    memory,
+  }) => {
+    const links = memory.make();
+    const deleted = {
+      id: 'w-1',
+      organization: ORG,
+      email: 'jane@example.com',
+      phoneE164: '+31612345678',
+    };
+    // Two DMS contacts linked to it, one linked to another contact.
+    await links.remember(job(), { contactId: 'w-1', conversation: 'c-1', url: url('D-1') });
+    await links.remember(job({ dmsContactId: 'D-2' }), {
+      contactId: 'w-1',
+      conversation: null,
+      url: url('D-2'),
+    });
+    await links.remember(job({ dmsContactId: 'D-3', email: 'other@example.com' }), {
+      contactId: 'w-2',
+      conversation: null,
+      url: url('D-3'),
+    });
+    // DMS contacts waiting for its email, its phone, and someone else's email.
+    await links.wait(job({ dmsContactId: 'D-4', phoneE164: undefined }));
+    await links.wait(job({ dmsContactId: 'D-5', email: undefined }));
+    await links.wait(
+      job({ dmsContactId: 'D-6', email: 'stranger@example.com', phoneE164: undefined }),
+    );
+
+    expect(await links.forgetContact(deleted)).toBe(4);
+
+    expect(await links.recall(ORG, 'D-1')).toBeUndefined();
+    expect(await links.recall(ORG, 'D-2')).toBeUndefined();
+    expect(await links.recall(ORG, 'D-3')).toMatchObject({ contactId: 'w-2' });
+    expect(await memory.redis.hexists(`${memory.prefix}:linked:${ORG}`, 'w-1')).toBe(0);
+    const waitingFor = (email?: string, phoneE164?: string) =>
+      links.observe({
+        id: 'w-9',
+        organization: ORG,
+        ...(email ? { email } : {}),
+        ...(phoneE164 ? { phoneE164 } : {}),
+      });
+    expect(await waitingFor('jane@example.com', '+31612345678')).toEqual([]);
+    expect((await waitingFor('stranger@example.com')).map((w) => w.dmsContactId)).toEqual(['D-6']);
+    expect(await memory.redis.hkeys(`${memory.prefix}:waiting:${ORG}`)).toEqual(['D-6']);
+    // Idempotent, and a contact known only by its id forgets its links alone.
+    expect(await links.forgetContact(deleted)).toBe(0);
+    expect(await links.forgetContact({ id: 'w-2', organization: ORG })).toBe(1);
+    expect(await links.recall(ORG, 'D-3')).toBeUndefined();
+    expect((await waitingFor('stranger@example.com')).map((w) => w.dmsContactId)).toEqual(['D-6']);
+  });
+
+  test("keeps a DMS contact's link made since to another Web1on1 contact", async ({ memory }) => {
+    const links = memory.make();
+    await links.remember(job(), { contactId: 'w-1', conversation: null, url: url('D-1') });
+    await links.remember(job(), { contactId: 'w-2', conversation: null, url: url('D-1') });
+    expect(await links.forgetContact({ id: 'w-1', organization: ORG })).toBe(0);
+    expect(await links.recall(ORG, 'D-1')).toMatchObject({ contactId: 'w-2' });
   });
 });
 

@@ -6,12 +6,15 @@ declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
     /**
      * The link memory's scripts, defined by `createLinkMemory`; see REMEMBER, WAIT, UNWAIT, FORGET,
-     * FORGET_ORGANIZATION, SWEEP.
+     * FORGET_CONTACT, FORGET_ORGANIZATION, SWEEP.
      */
     contactLinkerMemoryRemember(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryWait(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryUnwait(...keysAndArgs: Array<string | number>): Result<number, Context>;
     contactLinkerMemoryForget(...keysAndArgs: Array<string | number>): Result<number, Context>;
+    contactLinkerMemoryForgetContact(
+      ...keysAndArgs: Array<string | number>
+    ): Result<number, Context>;
     contactLinkerMemoryForgetOrganization(
       ...keysAndArgs: Array<string | number>
     ): Result<number, Context>;
@@ -150,6 +153,37 @@ return 1
 `;
 
 /**
+ * KEYS: links, linked (by contact), waiting, by email, by phone. ARGV: contact id, email, E.164
+ * phone. Forgets a deleted Web1on1 contact in one step: every link to it (the index entry, and each
+ * DMS contact's link while it still names this contact), and every DMS contact waiting for its email
+ * or phone. Returns how many links and waiting contacts it dropped.
+ */
+const FORGET_CONTACT = `${LISTS}
+local dropped = 0
+local linked = redis.call('HGET', KEYS[2], ARGV[1])
+if linked then
+  for item in string.gmatch(linked, '%S+') do
+    local dmsId = string.match(item, '^([^|]*)')
+    local value = redis.call('HGET', KEYS[1], dmsId)
+    if value and string.sub(value, 1, #ARGV[1] + 1) == ARGV[1] .. '\t' then
+      redis.call('HDEL', KEYS[1], dmsId)
+      dropped = dropped + 1
+    end
+  end
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+for i = 2, 3 do
+  if ARGV[i] ~= '' then
+    local list = redis.call('HGET', KEYS[i + 2], ARGV[i])
+    if list then
+      for dmsId in string.gmatch(list, '%S+') do dropped = dropped + unwait(KEYS[3], KEYS[4], KEYS[5], dmsId) end
+    end
+  end
+end
+return dropped
+`;
+
+/**
  * KEYS: links, linked, waiting, by email, by phone, organizations. ARGV: organization. Forgets all
  * of it in one step, so no reader sees a link without its index or a waiting contact without its
  * own. UNLINK frees the hashes off Redis's main thread: the call costs one step per key, whatever
@@ -231,6 +265,7 @@ export function createLinkMemory({
   redis.defineCommand('contactLinkerMemoryWait', { numberOfKeys: 4, lua: WAIT });
   redis.defineCommand('contactLinkerMemoryUnwait', { numberOfKeys: 3, lua: UNWAIT });
   redis.defineCommand('contactLinkerMemoryForget', { numberOfKeys: 2, lua: FORGET });
+  redis.defineCommand('contactLinkerMemoryForgetContact', { numberOfKeys: 5, lua: FORGET_CONTACT });
   redis.defineCommand('contactLinkerMemoryForgetOrganization', {
     numberOfKeys: 6,
     lua: FORGET_ORGANIZATION,
@@ -358,6 +393,26 @@ export function createLinkMemory({
           },
         ];
       });
+    },
+
+    /**
+     * Forgets a Web1on1 contact that was deleted: every link this system made to it (so the next DMS
+     * post of those DMS contacts looks them up again) and every DMS contact waiting for its email or
+     * phone (normalised, as `observe` takes them). Idempotent; costs one script call.
+     * @returns how many links and waiting DMS contacts it dropped
+     */
+    async forgetContact(contact: Omit<ObservedContact, 'linkUrls'>): Promise<number> {
+      const k = keys(contact.organization);
+      return redis.contactLinkerMemoryForgetContact(
+        k.links,
+        k.linked,
+        k.waiting,
+        k.byEmail,
+        k.byPhone,
+        contact.id,
+        contact.email ?? '',
+        contact.phoneE164 ?? '',
+      );
     },
 
     /**
