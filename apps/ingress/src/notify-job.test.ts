@@ -63,6 +63,28 @@ describe('toNotifyJob', () => {
     expect(bare && 'contact' in bare ? bare.contact.linkUrls : undefined).toEqual([]);
   });
 
+  it('maps contact.delete to a contact.deleted job, which the worker forgets it by', () => {
+    const links = [{ label: 'View in DMS', url: 'https://dms.test/c/1' }];
+    const job = toNotifyJob(
+      { event: 'contact.delete', timestamp: at, data: { contact: { ...contact, links } } },
+      'evt-6',
+      false,
+    );
+    expect(job).toEqual({
+      webhookId: 'evt-6',
+      occurredAt: at,
+      type: 'contact.deleted',
+      organization: 'org-1',
+      contact: {
+        id: 'c-1',
+        conversation: 'conv-1',
+        profile: { email: 'a@b.nl', telephone: '+31612345678', name: 'Ann' },
+        linkUrls: ['https://dms.test/c/1'],
+      },
+    });
+    expect(NotifyDmsJob.parse(job)).toEqual(job);
+  });
+
   it.each([
     ['user.create', 'user.created'],
     ['user.update', 'user.updated'],
@@ -125,6 +147,11 @@ describe('toNotifyJob', () => {
     ['no contact', { event: 'contact.update', data: {} }],
     ['a contact without id', { event: 'contact.update', data: { contact: { organization: 'o' } } }],
     ['no organization', { event: 'contact.update', data: { contact: { id: 'c' } } }],
+    ['a deleted contact without id', { event: 'contact.delete', data: { contact: {} } }],
+    [
+      'a deleted contact without organization',
+      { event: 'contact.delete', data: { contact: { id: 'c' } } },
+    ],
     ['a user without id', { event: 'user.update', data: { user: { organization: 'o' } } }],
     ['a bot instance without organization', { event: 'botinstance.create', data: {} }],
     [

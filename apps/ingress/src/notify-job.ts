@@ -1,5 +1,6 @@
 import {
   BotInstanceWebhookEvents,
+  ContactDeleteWebhookEvents,
   ContactWebhookEvents,
   type NotifyDmsJob,
   OrganizationId,
@@ -12,14 +13,19 @@ import {
 import type { z } from 'zod';
 import { ApiError } from './errors.ts';
 
-type ContactNotifyJob = Extract<NotifyDmsJob, { contact: unknown }>;
+type ContactJob = Extract<NotifyDmsJob, { contact: unknown }>;
 type UserNotifyJob = Extract<NotifyDmsJob, { user: unknown }>;
 type DealerNotifyJob = Extract<NotifyDmsJob, { type: `dealer.${string}` }>;
 
 const CONTACT_NOTIFICATION = {
   'contact.create': 'contact.created',
   'contact.update': 'contact.updated',
-} as const satisfies Record<(typeof ContactWebhookEvents)[number], ContactNotifyJob['type']>;
+  // Not a notification: the worker forgets the contact, and the DMS is told nothing.
+  'contact.delete': 'contact.deleted',
+} as const satisfies Record<
+  (typeof ContactWebhookEvents)[number] | (typeof ContactDeleteWebhookEvents)[number],
+  ContactJob['type']
+>;
 
 const USER_NOTIFICATION = {
   'user.create': 'user.created',
@@ -53,8 +59,9 @@ function organizationOf(resource: { organization?: string | null }, envelope: We
 }
 
 /**
- * The notify-dms job for a webhook event: a contact job for contact events, a user job for user
- * events when user sync is on, a dealer job when a dealer activates (`botinstance.create`) or
+ * The notify-dms job for a webhook event: a contact job for contact events (for `contact.delete`, a
+ * `contact.deleted` job the worker forgets the contact by, and sends nothing for), a user job for
+ * user events when user sync is on, a dealer job when a dealer activates (`botinstance.create`) or
  * deactivates (`botinstance.delete`) the bot, `undefined` for everything this service ignores.
  * Throws `invalid_body` (400) for a contact or user event without a valid resource, and for any of
  * these without a valid organization.
@@ -66,7 +73,7 @@ export function toNotifyJob(
 ): NotifyDmsJob | undefined {
   const { event } = envelope;
   const base = { webhookId: eventId, occurredAt: occurredAt(envelope.timestamp) };
-  if (isOneOf(ContactWebhookEvents, event)) {
+  if (isOneOf(ContactWebhookEvents, event) || isOneOf(ContactDeleteWebhookEvents, event)) {
     const parsed = WebhookContact.safeParse(envelope.data?.contact);
     if (!parsed.success) throw invalid('data.contact is invalid or has no id', parsed.error.issues);
     const contact = parsed.data;
@@ -84,7 +91,7 @@ export function toNotifyJob(
         },
         ...(contact.links ? { linkUrls: contact.links } : {}),
       },
-    } satisfies ContactNotifyJob;
+    } satisfies ContactJob;
   }
   if (syncUsers && isOneOf(UserWebhookEvents, event)) {
     const parsed = WebhookUser.safeParse(envelope.data?.user);

@@ -300,6 +300,26 @@ describe("POST /webhook: Web1on1's documented envelope", () => {
     });
   });
 
+  test('queues contact.delete as a contact.deleted job, for the worker to forget the contact', async ({
+    ingress,
+  }) => {
+    const body = documented('contact.delete');
+    const res = await ingress.app.inject(signed(body));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'queued' });
+    const [job] = await ingress.queues[QUEUE.notifyDms].getJobs(['waiting']);
+    expect(job?.name).toBe('contact.deleted');
+    expect(job?.data).toMatchObject({
+      webhookId: body.id,
+      type: 'contact.deleted',
+      organization: '5e1dc0ffee00000000000001',
+      contact: {
+        id: '5e1dc0ffee00000000000003',
+        profile: { email: 'sam.smit@example.com', telephone: '06-12345678' },
+      },
+    });
+  });
+
   test('queues botinstance.create as dealer.activated', async ({ ingress }) => {
     const body = documented('botinstance.create');
     expect((await ingress.app.inject(signed(body))).json()).toEqual({ status: 'queued' });

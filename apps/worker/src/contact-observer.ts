@@ -25,6 +25,10 @@ export interface ContactObserverOptions {
  * waiting for this contact's email or phone gets a link-contact job (a search, so two matches stay
  * `ambiguous`, then the PATCH, through the same budget and guard as any DMS event). A contact that
  * nobody waits for costs Redis reads only, and no Web1on1 request.
+ *
+ * A `contact.delete` (a `contact.deleted` job) makes the system forget that contact: every link it
+ * made to it, so the next DMS post of those DMS contacts looks them up again, and every DMS contact
+ * waiting for its email or phone; nothing is queued for a contact that is gone. One script call.
  * @returns how many waiting DMS contacts were queued
  */
 export function createContactObserver({
@@ -33,10 +37,19 @@ export function createContactObserver({
   attempts,
   defaultPhoneCountry,
 }: ContactObserverOptions) {
-  return async ({ organization, contact }: ContactNotifyJob): Promise<number> => {
+  return async ({ type, organization, contact }: ContactNotifyJob): Promise<number> => {
     const { telephone } = contact.profile;
     const email = contact.profile.email ? normalizeEmail(contact.profile.email) : undefined;
     const phoneE164 = telephone ? normalizePhone(telephone, defaultPhoneCountry) : undefined;
+    if (type === 'contact.deleted') {
+      await memory.forgetContact({
+        id: contact.id,
+        organization,
+        ...(email ? { email } : {}),
+        ...(phoneE164 ? { phoneE164 } : {}),
+      });
+      return 0;
+    }
     const waiting = await memory.observe({
       id: contact.id,
       organization,

@@ -286,6 +286,38 @@ describe('notify-dms', () => {
     }
   });
 
+  test("contact.deleted forgets that contact's links and whoever waits for it; the DMS hears nothing", async ({
+    stack,
+    redisUrl,
+    prefix,
+  }) => {
+    const OTHER = 'org-other';
+    const memory = await fillMemory(redisUrl, prefix, [ORG, OTHER]);
+    try {
+      // Web1on1 deleted w-1 (linked to D-1), whose email D-2 waits for.
+      const deleted = update({
+        webhookId: 'evt-delete',
+        type: 'contact.deleted',
+        contact: {
+          id: 'w-1',
+          conversation: null,
+          profile: { email: 'Waits@example.com', telephone: null, name: null },
+        },
+      });
+      const job = await stack.notify(deleted);
+      expect((await settledNotify(stack, job)).job.returnvalue).toEqual({ outcome: 'forgotten' });
+      expect(await memory.memory.recall(ORG, 'D-1')).toBeUndefined();
+      expect(await memory.waitingFor(ORG)).toEqual([]);
+      expect(await memory.memory.recall(OTHER, 'D-1')).toMatchObject({ contactId: 'w-1' });
+      expect(await memory.waitingFor(OTHER)).toEqual(['D-2']);
+      // Neither sent nor queued: the contract names no notification for a deleted contact.
+      expect(stack.dms.deliveries).toHaveLength(0);
+      expect(await stack.queues[QUEUE.linkContact].count()).toBe(0);
+    } finally {
+      await memory.close();
+    }
+  });
+
   test('dealer.activated forgets nothing', async ({ stack, redisUrl, prefix }) => {
     const memory = await fillMemory(redisUrl, prefix, [ORG]);
     try {
@@ -306,6 +338,24 @@ describe('notify-dms', () => {
         expect((await settledNotify(stack, job)).job.returnvalue).toEqual({ outcome: 'disabled' });
         expect(await memory.memory.recall(ORG, 'D-1')).toBeUndefined();
         expect(await memory.waitingFor(ORG)).toEqual([]);
+      } finally {
+        await memory.close();
+      }
+    },
+  );
+
+  disabledTest(
+    'without DMS_NOTIFY_URL a contact.deleted still forgets the contact',
+    async ({ stack, redisUrl, prefix }) => {
+      const memory = await fillMemory(redisUrl, prefix, [ORG]);
+      try {
+        const job = await stack.notify(
+          update({ type: 'contact.deleted', contact: { ...update().contact, id: 'w-1' } }),
+        );
+        expect((await settledNotify(stack, job)).job.returnvalue).toEqual({ outcome: 'forgotten' });
+        expect(await memory.memory.recall(ORG, 'D-1')).toBeUndefined();
+        // Its email is not the one D-2 waits for: D-2 still waits.
+        expect(await memory.waitingFor(ORG)).toEqual(['D-2']);
       } finally {
         await memory.close();
       }

@@ -36,6 +36,7 @@ export { describeIssues, FORBIDDEN_KEYS, findForbiddenKey } from './json-input.t
 export { buildDmsContactUrl, normalizeEmail, normalizePhone, parseRateLimit } from './normalize.ts';
 export {
   BotInstanceWebhookEvents,
+  ContactDeleteWebhookEvents,
   ContactWebhookEvents,
   UserWebhookEvents,
   Web1on1Contact,

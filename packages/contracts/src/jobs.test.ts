@@ -93,8 +93,17 @@ describe('NotifyDmsJob', () => {
     expect(NotifyDmsJob.safeParse({ ...dealerJob, organization: undefined }).success).toBe(false);
   });
 
+  it('accepts a contact.deleted job, which only the worker reads, and no notification of it', () => {
+    const deleted = { ...notifyJob, type: 'contact.deleted' };
+    expect(NotifyDmsJob.parse(deleted)).toEqual(deleted);
+    expect(NotifyDmsJob.safeParse({ ...deleted, contact: undefined }).success).toBe(false);
+    const body = { type: 'contact.deleted', timestamp: deleted.occurredAt, organization: 'org_1' };
+    const data = { contactId: 'c', conversation: null, conversationUrl: null, profile: {} };
+    expect(DmsNotification.safeParse({ ...body, data }).success).toBe(false);
+  });
+
   it.each([
-    ['an unknown type', { type: 'contact.deleted' }],
+    ['an unknown type', { type: 'contact.removed' }],
     ['the webhook event name instead of the notification type', { type: 'contact.update' }],
     ['an empty webhookId', { webhookId: '' }],
     ['no occurredAt', { occurredAt: undefined }],

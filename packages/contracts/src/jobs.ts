@@ -109,26 +109,36 @@ const NotifyDmsJobBase = {
   occurredAt: z.string(),
 };
 
+/** The Web1on1 contact a contact job is about, as its webhook (or the link) showed it. */
+const NotifyDmsJobContact = z.object({
+  id: z.string().min(1).max(200),
+  conversation: z.string().nullable(),
+  profile: NotifiedProfile,
+  dmsContactId: z.string().optional(),
+  /** The `url` of each link the contact carries, as the webhook showed it. */
+  linkUrls: z.array(z.string().max(2048)).max(100).optional(),
+});
+
 /**
  * Data of a `notify-dms` job: the validated facts of one event. The worker turns it into the
  * DmsNotification body when it sends, so settings such as WEB1ON1_APP_URL apply at delivery.
  * `webhookId` is fixed when the job is created, so every retry and every replay carries the same
  * `webhook-id` header and the DMS can drop copies. The type decides which of `contact` and `user`
  * the job carries, so a job without it fails validation instead of failing at delivery; a dealer
- * job carries neither, its organization is all there is to tell.
+ * job carries neither, its organization is all there is to tell. `contact.deleted` is the one type
+ * that is no notification: the worker only forgets that contact (the contract names no
+ * notification for a deleted contact), so it never reaches the DMS.
  */
 export const NotifyDmsJob = z.discriminatedUnion('type', [
   z.object({
     ...NotifyDmsJobBase,
     type: z.enum(['contact.created', 'contact.updated', 'contact.linked']),
-    contact: z.object({
-      id: z.string().min(1).max(200),
-      conversation: z.string().nullable(),
-      profile: NotifiedProfile,
-      dmsContactId: z.string().optional(),
-      /** The `url` of each link the contact carries, as the webhook showed it. */
-      linkUrls: z.array(z.string().max(2048)).max(100).optional(),
-    }),
+    contact: NotifyDmsJobContact,
+  }),
+  z.object({
+    ...NotifyDmsJobBase,
+    type: z.literal('contact.deleted'),
+    contact: NotifyDmsJobContact,
   }),
   z.object({
     ...NotifyDmsJobBase,
@@ -147,8 +157,11 @@ export const NotifyDmsJob = z.discriminatedUnion('type', [
 ]);
 export type NotifyDmsJob = z.infer<typeof NotifyDmsJob>;
 
-/** `unchanged`: echo suppressed; `disabled`: DMS_NOTIFY_URL is not set on the worker. */
-export const NotifyOutcome = z.enum(['delivered', 'unchanged', 'disabled']);
+/**
+ * `unchanged`: echo suppressed; `disabled`: DMS_NOTIFY_URL is not set on the worker; `forgotten`: a
+ * deleted Web1on1 contact was forgotten (nothing is sent for it).
+ */
+export const NotifyOutcome = z.enum(['delivered', 'unchanged', 'disabled', 'forgotten']);
 export type NotifyOutcome = z.infer<typeof NotifyOutcome>;
 
 export const NotifyDmsResult = z.object({

@@ -5,6 +5,7 @@ it('exports exactly the public surface', async () => {
   expect(surface).toMatchInlineSnapshot(`
     [
       "BotInstanceWebhookEvents",
+      "ContactDeleteWebhookEvents",
       "ContactNotificationData",
       "ContactWebhookEvents",
       "DeadLetterJob",

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   BotInstanceWebhookEvents,
+  ContactDeleteWebhookEvents,
   ContactWebhookEvents,
   UserWebhookEvents,
   Web1on1Contact,
@@ -182,6 +183,7 @@ describe('WebhookBotInstance', () => {
 describe('webhook event lists', () => {
   it('name exactly the events the contract forwards', () => {
     expect(ContactWebhookEvents).toEqual(['contact.create', 'contact.update']);
+    expect(ContactDeleteWebhookEvents).toEqual(['contact.delete']);
     expect(UserWebhookEvents).toEqual(['user.create', 'user.update']);
     expect(BotInstanceWebhookEvents).toEqual(['botinstance.create', 'botinstance.delete']);
   });

@@ -140,6 +140,11 @@ export const WebhookEnvelope = z
 export type WebhookEnvelope = z.infer<typeof WebhookEnvelope>;
 
 export const ContactWebhookEvents = ['contact.create', 'contact.update'] as const;
+/**
+ * A Web1on1 contact was deleted: the system forgets it (its links and the DMS contacts waiting for
+ * it). The contract names no notification for it, so the DMS is not told.
+ */
+export const ContactDeleteWebhookEvents = ['contact.delete'] as const;
 export const UserWebhookEvents = ['user.create', 'user.update'] as const;
 /** A dealer activated (`create`) or deactivated (`delete`) the bot in its organization. */
 export const BotInstanceWebhookEvents = ['botinstance.create', 'botinstance.delete'] as const;

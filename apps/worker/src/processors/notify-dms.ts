@@ -11,7 +11,10 @@ export interface NotifyDmsDeps {
   /** WEB1ON1_APP_URL without a trailing slash. */
   appUrl: string;
   notifyState: NotifyState;
-  /** Takes in what a contact webhook shows for the system's own matching, before any delivery. */
+  /**
+   * Takes in what a contact webhook shows for the system's own matching, before any delivery; for a
+   * deleted contact, forgets it.
+   */
   observeContact?: ContactObserver;
   /**
    * Forgets an organization's link memory and waiting DMS contacts, when its dealer deactivated the
@@ -26,8 +29,11 @@ export function conversationUrl(appUrl: string, conversation: string | null): st
     : `${appUrl}/conversations/${encodeURIComponent(conversation)}`;
 }
 
+/** A job that is delivered to the DMS: every type but `contact.deleted`. */
+type NotificationJob = Exclude<NotifyDmsJob, { type: 'contact.deleted' }>;
+
 /** The body the DMS receives, built from the job at delivery time. */
-export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotification {
+export function buildNotification(data: NotificationJob, appUrl: string): DmsNotification {
   const { occurredAt: timestamp, organization } = data;
   if ('user' in data) {
     const { user } = data;
@@ -64,6 +70,13 @@ export function buildNotification(data: NotifyDmsJob, appUrl: string): DmsNotifi
 export function createNotifyDmsProcessor(deps: NotifyDmsDeps): Processor<typeof QUEUE.notifyDms> {
   return async (job) => {
     const data = NotifyDmsJob.parse(job.data);
+    // A deleted Web1on1 contact is forgotten and nothing is sent: the contract names no
+    // notification for it. Forgetting is the whole job, so it runs on every run until one succeeds
+    // (it is idempotent), and also with DMS_NOTIFY_URL unset: the memory is the system's own.
+    if (data.type === 'contact.deleted') {
+      await deps.observeContact?.(data);
+      return { outcome: 'forgotten' };
+    }
     // Once per event: a retry of its delivery has nothing new to tell the link memory. A run cut
     // short by a crash runs again with `attemptsMade` still 0, and observing is idempotent.
     if (deps.observeContact && job.attemptsMade === 0 && 'contact' in data) {
