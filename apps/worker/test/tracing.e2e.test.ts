@@ -219,7 +219,6 @@ describe('traced: OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'worker: add notify-dms.contact.linked (producer)',
       'worker: process link-contact (consumer)',
       'ingress: create link-contact (producer)',
-      'ingress: handler /updatecontact (internal)',
       'ingress: request (internal)',
       'ingress: POST /updatecontact (server)',
     ]);
@@ -314,7 +313,6 @@ describe('traced: OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
       'worker: POST (client)',
       'worker: process notify-dms (consumer)',
       'ingress: add notify-dms.contact.updated (producer)',
-      'ingress: handler /webhook (internal)',
       'ingress: request (internal)',
       'ingress: POST /webhook (server)',
     ]);

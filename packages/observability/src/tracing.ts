@@ -7,8 +7,8 @@
  * What is traced, and how the parts join into one trace per event:
  * - HTTP in and out (`@opentelemetry/instrumentation-http`: the ingress's server spans and chipchat's
  *   got requests to Web1on1; `@opentelemetry/instrumentation-undici`: the DMS notifier's `fetch`);
- * - Fastify's request and route handler (`@fastify/otel`, registered as each Fastify instance is
- *   created; it also gives the server span its route, `POST /updatecontact`);
+ * - Fastify's request (`@fastify/otel`, registered as each Fastify instance is created; it also
+ *   gives the server span its route, `POST /updatecontact`);
  * - BullMQ's own spans (`add`, `addBulk`, `process`, `complete`, `retry`, `delay`, `fail`) through
  *   its `telemetry` option (`bullmq-otel`), which carries the producer's context in each job's
  *   `opts.telemetry.metadata`, so the worker's `process` span is a child of the span that queued it;
@@ -252,19 +252,15 @@ export async function startTracing({ serviceName, env }: TracingOptions): Promis
       }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
-        // The request span and the route handler's; a span per hook (auth, rate limit, body
-        // parsing, metrics…) would triple every request's spans for little news.
+        // The request span only (it also names the server span by its route). A span per hook
+        // (auth, rate limit, body parsing, metrics…) and one for the handler would multiply every
+        // request's spans, at ~45 µs of ingress CPU each with its export (bench/README.md), for
+        // little news.
         instrumentHooks: false,
+        instrumentHandler: false,
         ignorePaths: ({ url }) => OPS_PATHS.has(pathOf(url)),
         requestHook: (span: OtelSpan, request: { url: string }) => {
           span.setAttribute('url.path', pathOf(request.url));
-        },
-        lifecycleHook: (span: OtelSpan, info: { hookName: string; request: RouteRequest }) => {
-          if (info.hookName === 'handler') {
-            span.updateName(
-              `handler ${info.request.routeOptions?.url ?? pathOf(info.request.url)}`,
-            );
-          }
         },
       }),
     ],
@@ -330,10 +326,4 @@ export async function startTracing({ serviceName, env }: TracingOptions): Promis
     },
     shutdown: () => sdk.shutdown(),
   };
-}
-
-/** The part of a Fastify request the span names use. */
-interface RouteRequest {
-  url: string;
-  routeOptions?: { url?: string };
 }
