@@ -125,6 +125,14 @@ it('tells its subscribers about each export as it arrives, and forgets on clear(
   expect(seen.sort()).toEqual(['POST /things', 'other', 'send things']);
 });
 
+it('with discard, counts export requests and bytes and keeps no span', async () => {
+  receiver = await startOtlpReceiver({ discard: true });
+  await sendTrace(new ProtobufExporter({ url: `${receiver.endpoint}/v1/traces` }));
+  expect(receiver.requests.protobuf).toBeGreaterThan(0);
+  expect(receiver.requests.bytes).toBeGreaterThan(100);
+  expect(receiver.spans).toEqual([]);
+});
+
 it('answers 404 off /v1/traces, 415 for other content types and 400 for what it cannot decode', async () => {
   receiver = await startOtlpReceiver();
   const post = (path: string, type: string, body: string | Uint8Array) =>

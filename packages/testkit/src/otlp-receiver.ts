@@ -58,8 +58,8 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** The spans of one trace. */
   trace(traceId: string): ReceivedSpan[];
-  /** Export requests received, by encoding; for asserting which protocol a process used. */
-  requests: { json: number; protobuf: number };
+  /** Export requests received, by encoding (for asserting which protocol a process used), and their bytes. */
+  requests: { json: number; protobuf: number; bytes: number };
   /** Calls `listener` with each export request's spans as they arrive; returns the unsubscribe. */
   onSpans(listener: (spans: ReceivedSpan[]) => void): () => void;
   /** Forgets the spans received so far. */
@@ -72,15 +72,21 @@ export interface OtlpReceiverOptions {
   port?: number;
   /** @defaultValue '127.0.0.1' */
   host?: string;
+  /**
+   * Count export requests and their bytes, and decode and keep nothing: a collector's stand-in for a
+   * load test, where decoding every span would cost the load generator's CPU. @defaultValue false
+   */
+  discard?: boolean;
 }
 
 /** Starts the receiver; `close()` it when done. */
 export async function startOtlpReceiver({
   port = 0,
   host = '127.0.0.1',
+  discard = false,
 }: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
-  const requests = { json: 0, protobuf: 0 };
+  const requests = { json: 0, protobuf: 0, bytes: 0 };
   const listeners = new Set<(spans: ReceivedSpan[]) => void>();
 
   const server = createServer((req, res) => {
@@ -95,13 +101,14 @@ export async function startOtlpReceiver({
     readBody(req).then(
       (body) => {
         const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
-        let received: ReceivedSpan[];
+        requests.bytes += body.length;
+        let received: ReceivedSpan[] = [];
         try {
           if (type === 'application/json') {
-            received = decodeJsonTraces(JSON.parse(body.toString('utf8')));
+            if (!discard) received = decodeJsonTraces(JSON.parse(body.toString('utf8')));
             requests.json += 1;
           } else if (type === 'application/x-protobuf') {
-            received = decodeProtobufTraces(body);
+            if (!discard) received = decodeProtobufTraces(body);
             requests.protobuf += 1;
           } else {
             answer(415, 'text/plain', 'application/json or application/x-protobuf');
