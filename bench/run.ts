@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--smoke] [--only <case>[,<case>…]] [--profile]`: the benchmark suite.
+ * `pnpm bench [--smoke] [--only <case>[,<case>…]] [--profile] [--traces]`: the benchmark suite.
  *
  * Starts its own redis-server, the Web1on1 sandbox (in this process) and the real product
  * processes, runs each case three times (once with `--smoke`) next to its references in the same
@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRedisConnection } from '@contact-linker/queues';
 import {
+  type OtlpReceiver,
   type PrivateRedis,
+  startOtlpReceiver,
   startPrivateRedis,
   startWeb1on1Sandbox,
   type Web1on1Sandbox,
@@ -51,17 +53,20 @@ const CASES: Record<string, BenchCase> = {
   fairness: fairnessCase,
 };
 
-const USAGE = `usage: pnpm bench [--smoke] [--only <case>[,<case>...]] [--profile]
+const USAGE = `usage: pnpm bench [--smoke] [--only <case>[,<case>...]] [--profile] [--traces]
   --smoke    each case once with tiny sizes (a "does it still run" check, < 30 s)
   --only     run only these cases: ${Object.keys(CASES).join(', ')}
   --profile  run the processes under --cpu-prof; .cpuprofile files go to bench/results/profiles/,
-             and the top 15 self-time functions per process role are printed (figures are perturbed)`;
+             and the top 15 self-time functions per process role are printed (figures are perturbed)
+  --traces   the product processes trace every request and job (OTEL_EXPORTER_OTLP_ENDPOINT set to a
+             receiver in this process that counts and discards); results go to <case>.traces.json`;
 
 const { values: args } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    traces: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -88,12 +93,14 @@ const log = (message: string) =>
 let redis: PrivateRedis | undefined;
 let conn: Redis | undefined;
 let sandbox: Web1on1Sandbox | undefined;
+let traceSink: OtlpReceiver | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await stopAll(5_000).catch(() => {});
     await sandbox?.close().catch(() => {});
+    await traceSink?.close().catch(() => {});
     conn?.disconnect();
     await redis?.stop().catch(() => {});
   })();
@@ -116,9 +123,12 @@ try {
   const redisPid = Number(/process_id:(\d+)/.exec(serverInfo)?.[1]);
   const redisVersion = /redis_version:(\S+)/.exec(serverInfo)?.[1] ?? 'unknown';
   sandbox = await startWeb1on1Sandbox({ organizationId: ORG });
+  // Tracing as an operator turns it on: the standard variable alone, everything else the SDK's
+  // defaults (http/protobuf, every trace sampled, batched exports).
+  traceSink = args.traces ? await startOtlpReceiver({ discard: true }) : undefined;
   const machine = machineInfo(redisVersion);
   log(
-    `${args.smoke ? 'smoke' : 'full'} run of ${selected.join(', ')} on ${machine.cpuModel} ×${machine.nproc}, node ${machine.node}, redis ${machine.redis}`,
+    `${args.smoke ? 'smoke' : 'full'} run of ${selected.join(', ')} on ${machine.cpuModel} ×${machine.nproc}, node ${machine.node}, redis ${machine.redis}${traceSink ? `, product processes traced to ${traceSink.endpoint}` : ''}`,
   );
 
   const activeConn = conn;
@@ -132,6 +142,7 @@ try {
     sandbox,
     log,
     nodeOptions: (label) => (args.profile ? profileOptions(profileDir, label) : []),
+    productEnv: traceSink ? { OTEL_EXPORTER_OTLP_ENDPOINT: traceSink.endpoint } : {},
     flush: async () => {
       await activeConn.flushall();
     },
@@ -143,6 +154,7 @@ try {
   for (const name of selected) {
     const caseStarted = performance.now();
     const loadStart = loadavg()[0]!;
+    const exportedBefore = traceSink ? { ...traceSink.requests } : undefined;
     log(`case ${name} (load average ${loadStart.toFixed(2)})`);
     let output: CaseOutput;
     try {
@@ -159,9 +171,15 @@ try {
       continue;
     }
     const durationS = (performance.now() - caseStarted) / 1000;
+    if (traceSink && exportedBefore) {
+      const requests = traceSink.requests.protobuf - exportedBefore.protobuf;
+      const mb = (traceSink.requests.bytes - exportedBefore.bytes) / 1e6;
+      output.notes.push(`traced: ${requests} OTLP export requests (${mb.toFixed(1)} MB) received`);
+    }
     const file = writeResult(output, {
       smoke: args.smoke,
       profile: args.profile,
+      traces: args.traces,
       machine,
       startedAt,
       durationS,

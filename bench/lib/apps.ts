@@ -39,6 +39,7 @@ export async function startProductIngress(
       WEB1ON1_WEBHOOK_SECRET: WEBHOOK_SECRET,
       INGRESS_RATE_LIMIT: NO_BUDGET,
       LOG_LEVEL: 'warn',
+      ...ctx.productEnv,
     },
     ctx.nodeOptions(label),
   );
@@ -80,6 +81,7 @@ export async function startProductWorker(
       WORKER_CONCURRENCY: '16',
       DMS_CONTACT_URL_TEMPLATE: LINK_URL_TEMPLATE,
       LOG_LEVEL: 'warn',
+      ...ctx.productEnv,
       ...env,
     },
     [...ctx.nodeOptions(label), ...nodeOptions],

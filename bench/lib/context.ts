@@ -24,6 +24,8 @@ export interface BenchContext {
   log(message: string): void;
   /** NODE_OPTIONS a child gets for `label` (the CPU profiler with `--profile`). */
   nodeOptions(label: string): string[];
+  /** Extra environment of the product processes (not the baselines): `OTEL_*` with `--traces`. */
+  productEnv: Record<string, string>;
   /** Deletes every key (all children must be stopped). */
   flush(): Promise<void>;
 }

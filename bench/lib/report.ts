@@ -113,6 +113,7 @@ export function writeResult(
   {
     smoke,
     profile,
+    traces = false,
     machine,
     startedAt,
     durationS,
@@ -120,6 +121,8 @@ export function writeResult(
   }: {
     smoke: boolean;
     profile: boolean;
+    /** The product processes were traced (`--traces`). */
+    traces?: boolean;
     machine: MachineInfo;
     startedAt: Date;
     durationS: number;
@@ -138,12 +141,12 @@ export function writeResult(
       return [k, { min: min(values), max: max(values) }];
     }),
   );
-  // Smoke and profiled runs never overwrite the figures of a normal full run.
-  const suffix = `${smoke ? '.smoke' : ''}${profile ? '.profile' : ''}`;
+  // Smoke, profiled and traced runs never overwrite the figures of a normal full run.
+  const suffix = `${smoke ? '.smoke' : ''}${profile ? '.profile' : ''}${traces ? '.traces' : ''}`;
   const file = join(RESULTS_DIR, `${output.name}${suffix}.json`);
   const doc = {
     case: output.name,
-    mode: `${smoke ? 'smoke' : 'full'}${profile ? ' (profiled)' : ''}`,
+    mode: `${smoke ? 'smoke' : 'full'}${profile ? ' (profiled)' : ''}${traces ? ' (traced)' : ''}`,
     timestamp: startedAt.toISOString(),
     durationS,
     machine,
