@@ -391,6 +391,38 @@ describe('traced: OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     });
   });
 
+  it("a retried job stays in its event's trace: every attempt is a child of the span that queued it", async () => {
+    const { web1on1, receiver } = sys();
+    const email = 'retry.trace@example.com';
+    secrets.push(email);
+    web1on1.addContact({ organization: ORG, profile: { email } });
+    web1on1.failNext(1, { status: 503 });
+    const jobId = await postContact(sys(), { id: 'DMS-R1', organization: ORG, email });
+
+    const attempts = await waitFor(
+      () => {
+        const found = receiver.spans.filter(
+          (s) => s.name === 'process link-contact' && s.attributes['bullmq.job.id'] === jobId,
+        );
+        return found.length === 2 ? found.sort((a, b) => a.startMs - b.startMs) : undefined;
+      },
+      { timeoutMs: 15_000, message: 'two attempts of the job' },
+    );
+    const [first, second] = attempts;
+    // BullMQ 5.81 stores the `delay` span's context in a job field it never reads back, so the
+    // second attempt hangs off the `create` span too, not off the first attempt's `delay`.
+    expect(second?.traceId).toBe(first?.traceId);
+    expect(second?.parentSpanId).toBe(first?.parentSpanId);
+    expect(byId(first?.parentSpanId)?.name).toBe('create link-contact');
+    const delay = await findSpan("the first attempt's delay span", (s) => {
+      return s.name === 'delay link-contact' && s.parentSpanId === first?.spanId;
+    });
+    expect(delay.attributes['bullmq.job.id']).toBe(jobId);
+    expect(first?.events.map((e) => e.name)).toEqual(['job failed']);
+    expect(first?.events[0]?.attributes['bullmq.job.failed.reason']).toMatch(/503/);
+    expect(second?.events.map((e) => e.name)).toEqual(['job completed']);
+  });
+
   it('no span, event, link or resource holds an email, a phone number, a token or a key', async () => {
     const { receiver, web1on1 } = sys();
     // Let the last exports land.
