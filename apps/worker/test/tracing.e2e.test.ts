@@ -455,6 +455,51 @@ describe('traced: OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
   });
 });
 
+describe('traced, stopped with SIGTERM', () => {
+  let redis: PrivateRedis | undefined;
+  let receiver: OtlpReceiver | undefined;
+  let system: System | undefined;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    receiver = await startOtlpReceiver();
+    system = await startSystem(redis, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      // Nothing would be exported for ten minutes but for the shutdown.
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+    });
+  });
+  afterAll(async () => {
+    await stopSystem(system);
+    await receiver?.close();
+    await redis?.stop();
+  });
+
+  it('exports the spans it still holds on the way out', async () => {
+    if (!system || !receiver) throw new Error('system did not start (see beforeAll)');
+    const { web1on1, dms, ingress, worker } = system;
+    web1on1.addContact({ organization: ORG, profile: { email: 'flush@example.com' } });
+    const jobId = await postContact(system, {
+      id: 'DMS-F1',
+      organization: ORG,
+      email: 'flush@example.com',
+    });
+    await waitFor(() => dms.deliveries.length > 0 || undefined, { timeoutMs: 10_000 });
+    expect(receiver.spans).toEqual([]);
+
+    expect(await ingress.stop('SIGTERM')).toMatchObject({ code: 0 });
+    expect(await worker.stop('SIGTERM')).toMatchObject({ code: 0 });
+    const services = new Set(receiver.spans.map((s) => s.serviceName));
+    expect([...services].sort()).toEqual(['contact-linker-ingress', 'contact-linker-worker']);
+    expect(receiver.spans).toContainEqual(
+      expect.objectContaining({
+        name: 'process link-contact',
+        attributes: expect.objectContaining({ 'bullmq.job.id': jobId }),
+      }),
+    );
+  });
+});
+
 describe('untraced: no OTEL_* variable', () => {
   let redis: PrivateRedis | undefined;
   let system: System | undefined;
