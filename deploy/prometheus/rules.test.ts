@@ -169,7 +169,7 @@ describe('the metrics the rules name', () => {
       'contact_linker_queue_job{queue="dead-letter"}',
       'contact_linker_queue_jobs{queues="dead-letter"}',
       'contact_linker_queue_jobs{queue="deadletter"}',
-      'contact_linker_queue_jobs{state=~"waiting|paused"}',
+      'contact_linker_queue_jobs{state=~"waiting|parked"}',
       'contact_linker_link_wait_seconds_bucket{tier="live", le="299"}',
       'contact_linker_redis_up == 0',
     ].join('\n');
@@ -177,7 +177,7 @@ describe('the metrics the rules name', () => {
       'contact_linker_queue_job: no such metric',
       'contact_linker_queue_jobs: no label queues',
       'contact_linker_queue_jobs: no queue="deadletter"',
-      'contact_linker_queue_jobs: no state="paused"',
+      'contact_linker_queue_jobs: no state="parked"',
       'contact_linker_link_wait_seconds_bucket: no le="299"',
       'contact_linker_redis_up: no such metric',
     ]);

@@ -1,3 +1,4 @@
+import { QUEUE } from '@contact-linker/queues';
 import { parsePrometheusText, redisTest, sampleValue } from '@contact-linker/testkit';
 import { describe, expect } from 'vitest';
 import { auth, json, startIngress } from './ingress-harness.ts';
@@ -50,6 +51,17 @@ describe('GET /metrics (ingress)', () => {
     expect(
       sampleValue(samples, 'contact_linker_queue_jobs', { queue: 'dead-letter', state: 'waiting' }),
     ).toBe(0);
+    // A paused queue's jobs wait in `paused`: they stay on the gauge.
+    await ingress.queues[QUEUE.linkContact].pause();
+    await ingress.queues[QUEUE.linkContact].add('dms.contact', {
+      dmsContactId: 'P-1',
+      organization: 'org',
+      receivedAt: new Date().toISOString(),
+    });
+    const paused = parsePrometheusText((await ingress.app.inject('/metrics')).body);
+    expect(
+      sampleValue(paused, 'contact_linker_queue_jobs', { queue: 'link-contact', state: 'paused' }),
+    ).toBe(1);
     for (const sample of samples) {
       for (const value of Object.values(sample.labels)) {
         expect(value).not.toMatch(/@|\+?\d{6,}/);

@@ -41,8 +41,11 @@ export async function closeQueues(queues: QueueSet): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
 
+// `paused`: jobs of a queue an operator paused (Bull Board, `queue.pause()`) wait there, out of
+// `waiting` and `prioritized`; without it a paused backlog would vanish from the gauge.
 const DEPTH_STATES = [
   'waiting',
+  'paused',
   'prioritized',
   'active',
   'delayed',

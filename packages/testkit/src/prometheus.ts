@@ -5,8 +5,18 @@ export interface PromSample {
   value: number;
 }
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)( \d+)?$/;
+// NaN and infinities in any case, as Prometheus's own parser takes them (prom-client writes `Nan`).
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|[+-][Ii][Nn][Ff])( \d+)?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+function valueOf(text: string): number {
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return Number.NaN;
+  if (lower === '+inf') return Number.POSITIVE_INFINITY;
+  if (lower === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
 
 /**
  * Parses Prometheus text format strictly enough for tests: every line is a comment (`# HELP`,
@@ -20,7 +30,7 @@ export function parsePrometheusText(text: string): PromSample[] {
     if (!match) throw new Error(`line ${i + 1} is not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     for (const [, key, value] of (match[3] ?? '').matchAll(LABEL)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: Number(match[4]) });
+    samples.push({ name: match[1]!, labels, value: valueOf(match[4]!) });
   }
   return samples;
 }
