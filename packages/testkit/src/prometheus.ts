@@ -10,7 +10,7 @@ const SAMPLE =
   /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+-]+|[Nn][Aa][Nn]|[+-][Ii][Nn][Ff])( \d+)?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
-function valueOf(text: string): number {
+function sampleNumber(text: string): number {
   const lower = text.toLowerCase();
   if (lower === 'nan') return Number.NaN;
   if (lower === '+inf') return Number.POSITIVE_INFINITY;
@@ -30,7 +30,7 @@ export function parsePrometheusText(text: string): PromSample[] {
     if (!match) throw new Error(`line ${i + 1} is not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     for (const [, key, value] of (match[3] ?? '').matchAll(LABEL)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: valueOf(match[4]!) });
+    samples.push({ name: match[1]!, labels, value: sampleNumber(match[4]!) });
   }
   return samples;
 }
