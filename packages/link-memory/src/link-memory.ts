@@ -253,13 +253,17 @@ export function createLinkMemory({
   linkUrl,
   now = Date.now,
 }: LinkMemoryOptions) {
-  const keys = (org: string) => ({
-    links: `${prefix}:links:${org}`,
-    linked: `${prefix}:linked:${org}`,
-    waiting: `${prefix}:waiting:${org}`,
-    byEmail: `${prefix}:waiting-email:${org}`,
-    byPhone: `${prefix}:waiting-phone:${org}`,
-  });
+  const keys = (org: string) => {
+    const k = {
+      links: `${prefix}:links:${org}`,
+      linked: `${prefix}:linked:${org}`,
+      waiting: `${prefix}:waiting:${org}`,
+      byEmail: `${prefix}:waiting-email:${org}`,
+      byPhone: `${prefix}:waiting-phone:${org}`,
+    };
+    // The order in which the scripts that touch all of an organization's hashes take them.
+    return { ...k, all: [k.links, k.linked, k.waiting, k.byEmail, k.byPhone] as const };
+  };
   const organizations = `${prefix}:memory-organizations`;
   redis.defineCommand('contactLinkerMemoryRemember', { numberOfKeys: 6, lua: REMEMBER });
   redis.defineCommand('contactLinkerMemoryWait', { numberOfKeys: 4, lua: WAIT });
@@ -304,11 +308,7 @@ export function createLinkMemory({
       if (/[\s|]/.test(contactId) || /\s/.test(conversation ?? '')) return;
       const k = keys(org);
       await redis.contactLinkerMemoryRemember(
-        k.links,
-        k.linked,
-        k.waiting,
-        k.byEmail,
-        k.byPhone,
+        ...k.all,
         organizations,
         org,
         dmsId,
@@ -404,11 +404,7 @@ export function createLinkMemory({
     async forgetContact(contact: Omit<ObservedContact, 'linkUrls'>): Promise<number> {
       const k = keys(contact.organization);
       return redis.contactLinkerMemoryForgetContact(
-        k.links,
-        k.linked,
-        k.waiting,
-        k.byEmail,
-        k.byPhone,
+        ...k.all,
         contact.id,
         contact.email ?? '',
         contact.phoneE164 ?? '',
@@ -422,15 +418,7 @@ export function createLinkMemory({
      */
     async forgetOrganization(org: string): Promise<number> {
       const k = keys(org);
-      return redis.contactLinkerMemoryForgetOrganization(
-        k.links,
-        k.linked,
-        k.waiting,
-        k.byEmail,
-        k.byPhone,
-        organizations,
-        org,
-      );
+      return redis.contactLinkerMemoryForgetOrganization(...k.all, organizations, org);
     },
 
     /**
@@ -458,15 +446,7 @@ export function createLinkMemory({
             cursor = next;
             const fields = flat.filter((_, i) => i % 2 === 0).flatMap((field) => [kind, field]);
             if (fields.length === 0) continue;
-            dropped += await redis.contactLinkerMemorySweep(
-              k.links,
-              k.linked,
-              k.waiting,
-              k.byEmail,
-              k.byPhone,
-              seconds(),
-              ...fields,
-            );
+            dropped += await redis.contactLinkerMemorySweep(...k.all, seconds(), ...fields);
           } while (cursor !== '0');
         }
       }
