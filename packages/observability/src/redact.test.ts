@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, maskDeep, maskPii } from './index.ts';
+import { scrubText } from './redact.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -81,5 +82,21 @@ describe('maskDeep', () => {
     });
     expect(input).toEqual(copy);
     expect(JSON.stringify(maskDeep(input))).not.toMatch(/jane\.doe|612345|201234/);
+  });
+});
+
+describe('scrubText', () => {
+  it('scrubText masks emails, phone numbers and tokens, and keeps ids and the rest', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJfaWQiOiJ4In0.c2lnbmF0dXJl';
+    expect(
+      scrubText(
+        `Web1on1 GET /v2/contacts answered 500: no jane.doe@example.com (+31 6 12345678), token ${jwt}, Bearer abc.def, job 5e1dc0ffee00000000000003`,
+      ),
+    ).toBe(
+      'Web1on1 GET /v2/contacts answered 500: no <email> (<number>), token <token>, Bearer <token>, job 5e1dc0ffee00000000000003',
+    );
+    expect(scrubText('job 3f2a9c1e-1b2c-4d5e-8f90-123456789abc failed')).toBe(
+      'job 3f2a9c1e-1b2c-4d5e-8f90-123456789abc failed',
+    );
   });
 });

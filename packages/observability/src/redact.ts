@@ -19,6 +19,21 @@ export function maskPii(line: string): string {
     });
 }
 
+// Free text of any kind (an exception message, a failure reason in a span): the whole match goes.
+const EMAIL_IN_TEXT = /[^\s@"'<>(),;:/?=&]+(?:@|%40)[^\s@"'<>(),;:/?=&]+\.[A-Za-z]{2,}/g;
+const JWT_IN_TEXT = /eyJ[\w-]*\.[\w-]*\.?[\w-]*/g;
+const BEARER_IN_TEXT = /Bearer\s+[^\s,;]+/gi;
+const PHONE_IN_TEXT = /(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])/g;
+
+/** Masks emails, phone numbers and tokens in free text (a failure reason, an exception message). */
+export function scrubText(text: string): string {
+  return text
+    .replace(JWT_IN_TEXT, '<token>')
+    .replace(BEARER_IN_TEXT, 'Bearer <token>')
+    .replace(EMAIL_IN_TEXT, '<email>')
+    .replace(PHONE_IN_TEXT, '<number>');
+}
+
 /** Paths whose values never reach a log: credentials and signatures. */
 export const REDACT_PATHS = [
   'authorization',

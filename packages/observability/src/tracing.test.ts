@@ -12,7 +12,6 @@ import type { Span, Telemetry } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   filteredBullMqTelemetry,
-  scrubText,
   startTracing,
   TRACING_OFF,
   tracingWanted,
@@ -48,20 +47,6 @@ describe('what never reaches a span', () => {
     ).toBe('https://api.web1on1.chat/v2/contacts');
     expect(withoutQuery('http://user:secret@dms:8080/hook?key=abc')).toBe('http://dms:8080/hook');
     expect(withoutQuery('/relative/path?profile.telephone=%2B31612345678')).toBe('/relative/path');
-  });
-
-  it('scrubText masks emails, phone numbers and tokens, and keeps ids and the rest', () => {
-    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJfaWQiOiJ4In0.c2lnbmF0dXJl';
-    expect(
-      scrubText(
-        `Web1on1 GET /v2/contacts answered 500: no jane.doe@example.com (+31 6 12345678), token ${jwt}, Bearer abc.def, job 5e1dc0ffee00000000000003`,
-      ),
-    ).toBe(
-      'Web1on1 GET /v2/contacts answered 500: no <email> (<number>), token <token>, Bearer <token>, job 5e1dc0ffee00000000000003',
-    );
-    expect(scrubText('job 3f2a9c1e-1b2c-4d5e-8f90-123456789abc failed')).toBe(
-      'job 3f2a9c1e-1b2c-4d5e-8f90-123456789abc failed',
-    );
   });
 
   it("BullMQ's spans: no polling spans, no job result, masked failure texts", () => {

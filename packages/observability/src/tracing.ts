@@ -24,6 +24,7 @@
  */
 import type { Attributes, Span as OtelSpan, SpanContext, Tracer } from '@opentelemetry/api';
 import type { Span as BullMqSpan, Tracer as BullMqTracer, ContextManager, Telemetry } from 'bullmq';
+import { scrubText } from './redact.ts';
 
 /** The environment as `main.ts` passes it: only the `OTEL_*` entries are looked at here. */
 export type TracingEnv = Readonly<Record<string, string | undefined>>;
@@ -117,20 +118,6 @@ export function withoutQuery(url: string): string {
   } catch {
     return url.split(/[?#]/)[0] ?? '';
   }
-}
-
-const EMAIL = /[^\s@"'<>(),;:/?=&]+(?:@|%40)[^\s@"'<>(),;:/?=&]+\.[A-Za-z]{2,}/g;
-const JWT = /eyJ[\w-]*\.[\w-]*\.?[\w-]*/g;
-const BEARER = /Bearer\s+[^\s,;]+/gi;
-const PHONE = /(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])/g;
-
-/** Masks emails, phone numbers and tokens in free text (a failure reason, an exception message). */
-export function scrubText(text: string): string {
-  return text
-    .replace(JWT, '<token>')
-    .replace(BEARER, 'Bearer <token>')
-    .replace(EMAIL, '<email>')
-    .replace(PHONE, '<number>');
 }
 
 function messageOf(error: unknown): string {
