@@ -1,5 +1,6 @@
 /** Queue plumbing of the bench: preloading jobs, timing a drain, reading Redis. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UNFINISHED_JOB_STATES } from '@contact-linker/testkit';
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LINK_QUEUE } from './data.ts';
@@ -91,14 +92,7 @@ export async function memoryUsage(conn: Redis, key: string): Promise<number> {
 export async function pendingJobs(queues: Queue[]): Promise<number> {
   let pending = 0;
   for (const queue of queues) {
-    const counts = await queue.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'waiting-children',
-      'paused',
-    );
+    const counts = await queue.getJobCounts(...UNFINISHED_JOB_STATES);
     for (const n of Object.values(counts)) pending += n;
   }
   return pending;

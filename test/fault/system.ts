@@ -34,6 +34,7 @@ import {
   startIngressProcess,
   startPrivateRedis,
   startWorkerProcess,
+  UNFINISHED_JOB_STATES,
   uniquePrefix,
   waitFor,
 } from '@contact-linker/testkit';
@@ -112,14 +113,7 @@ export interface InvariantReport {
 type Job = NonNullable<Awaited<ReturnType<QueueSet[WorkQueueName]['getJob']>>>;
 type DeadLetterJob = NonNullable<Awaited<ReturnType<QueueSet['dead-letter']['getJob']>>>;
 
-const QUEUED_STATES = [
-  'waiting',
-  'active',
-  'delayed',
-  'prioritized',
-  'waiting-children',
-  'paused',
-] as const;
+const QUEUED_STATES = UNFINISHED_JOB_STATES;
 const ALL_STATES = [...QUEUED_STATES, 'completed', 'failed'] as const;
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */

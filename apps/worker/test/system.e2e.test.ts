@@ -21,6 +21,7 @@ import {
   startPrivateRedis,
   startWeb1on1Sandbox,
   startWorkerProcess,
+  UNFINISHED_JOB_STATES,
   uniquePrefix,
   type Web1on1Sandbox,
   waitFor,
@@ -182,13 +183,7 @@ describe('system: real ingress and worker processes', () => {
   async function notifyQueueDrained(): Promise<void> {
     await waitFor(
       async () => {
-        const counts = await sys().notifyQueue.getJobCounts(
-          'waiting',
-          'active',
-          'delayed',
-          'prioritized',
-          'waiting-children',
-        );
+        const counts = await sys().notifyQueue.getJobCounts(...UNFINISHED_JOB_STATES);
         return Object.values(counts).every((n) => n === 0);
       },
       { timeoutMs: 10_000, intervalMs: 50, message: 'notify-dms queue drained' },

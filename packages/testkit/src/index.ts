@@ -2,6 +2,7 @@
 export * from './app-processes.ts';
 export * from './child-process.ts';
 export * from './dms-sandbox.ts';
+export * from './job-states.ts';
 export * from './otlp-receiver.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';

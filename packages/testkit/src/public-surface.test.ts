@@ -6,6 +6,7 @@ it('exports exactly the public surface', async () => {
     [
       "ENTRYPOINT",
       "REPO_ROOT",
+      "UNFINISHED_JOB_STATES",
       "collectLines",
       "deleteClusterKeysWithPrefix",
       "deleteKeysWithPrefix",
