@@ -37,7 +37,8 @@ const DEALER_NOTIFICATION = {
   'botinstance.delete': 'dealer.deactivated',
 } as const satisfies Record<(typeof BotInstanceWebhookEvents)[number], DealerNotifyJob['type']>;
 
-const isOneOf = <T extends string>(events: readonly T[], event: string): event is T =>
+/** Whether `event` is one of `events` (and typed as such). */
+export const isOneOf = <T extends string>(events: readonly T[], event: string): event is T =>
   (events as readonly string[]).includes(event);
 
 function invalid(message: string, issues: z.core.$ZodIssue[] = []): ApiError {
@@ -47,9 +48,9 @@ function invalid(message: string, issues: z.core.$ZodIssue[] = []): ApiError {
   });
 }
 
-function occurredAt(timestamp: WebhookEnvelope['timestamp'], now = new Date()): string {
-  const date = new Date(timestamp);
-  return Number.isNaN(date.getTime()) ? now.toISOString() : date.toISOString();
+/** The event's own time; the route's window check (`event-window.ts`) has made sure it is one. */
+function occurredAt(timestamp: WebhookEnvelope['timestamp']): string {
+  return new Date(timestamp).toISOString();
 }
 
 function organizationOf(resource: { organization?: string | null }, envelope: WebhookEnvelope) {

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.ts';
 import { checkEventTime } from '../event-window.ts';
 import { verifyHubSignature } from '../hub-signature.ts';
 import { parseJsonStrict } from '../json-input.ts';
-import { toNotifyJob } from '../notify-job.ts';
+import { isOneOf, toNotifyJob } from '../notify-job.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,7 +16,6 @@ declare module 'fastify' {
 }
 
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
-const isUserEvent = (event: string) => (UserWebhookEvents as readonly string[]).includes(event);
 const MAX_CHALLENGE = 1024;
 
 export interface WebhookRoutesOptions {
@@ -99,7 +98,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
           .digest('base64url');
       const job = toNotifyJob(envelope, eventId, syncUsers);
       if (!job) {
-        if (!syncUsers && !userSyncHinted && isUserEvent(envelope.event)) {
+        if (!syncUsers && !userSyncHinted && isOneOf(UserWebhookEvents, envelope.event)) {
           userSyncHinted = true;
           request.log.info(
             { event: envelope.event },
