@@ -4,8 +4,9 @@
  * defaults send a `contact.update` of the demo contact Sam Smit to the ingress of `pnpm dev`.
  * `--help` lists the options.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { signHubSignature } from '@contact-linker/testkit';
 import { DEMO_AGENT, DEMO_ORGANIZATION, DEMO_WEBHOOK_CONTACT, DEV_DEFAULTS } from './dev/demo.ts';
 
 const DEFAULT_URL = `http://127.0.0.1:${DEV_DEFAULTS.ingressPort}/webhook`;
@@ -205,7 +206,7 @@ export async function sendWebhook(
   const body = JSON.stringify(buildEnvelope(options));
   // Web1on1's scheme (the test checks it against the test kit's `signHubSignature`); computed here so
   // the script starts without loading the test kit.
-  const signature = `sha1=${createHmac('sha1', options.secret).update(body, 'utf8').digest('hex')}`;
+  const signature = signHubSignature(body, options.secret);
   if (options.print) {
     io.out(`X-Hub-Signature: ${signature}`);
     io.out(JSON.stringify(JSON.parse(body), null, 2));
