@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { signHubSignature } from '@contact-linker/testkit';
+import { signHubSignature, web1on1Envelope } from '@contact-linker/testkit';
 import { DEMO_AGENT, DEMO_ORGANIZATION, DEMO_WEBHOOK_CONTACT, DEV_DEFAULTS } from './dev/demo.ts';
 
 const DEFAULT_URL = `http://127.0.0.1:${DEV_DEFAULTS.ingressPort}/webhook`;
@@ -125,20 +125,13 @@ export function parseSendArgs(
   };
 }
 
-const VERBS: Record<string, string> = { create: 'Create', update: 'Update', delete: 'Delete' };
-
 /**
- * The event in Web1on1's documented envelope: `id` (UUID), `event`, `timestamp` (ISO-8601),
- * `organization`, `activity` (Activity Streams: `@context`, `type`, `actor`, `object`, `published`,
- * `summary`) and `data`, holding the resource (`contact` or `user`) and `links`, the API URLs of the
- * resources involved keyed by resource name.
+ * The event in Web1on1's documented envelope (see `web1on1Envelope`): `data` holds the resource
+ * (`contact` or `user`) and `links`, the API URLs of the resources involved keyed by resource name.
  */
 export function buildEnvelope(o: SendOptions) {
   const api = `${o.apiUrl}/v2`;
-  const [resource = 'contact', action = 'update'] = o.event.split('.');
-  const verb = VERBS[action] ?? 'Update';
-  const timestamp = o.at.toISOString();
-  const isUser = resource === 'user';
+  const isUser = o.event.split('.')[0] === 'user';
   const data = isUser
     ? {
         user: {
@@ -166,23 +159,18 @@ export function buildEnvelope(o: SendOptions) {
           conversation: `${api}/conversations/${o.conversation}`,
         },
       };
-  const object = isUser ? `${api}/users/${o.user}` : `${api}/contacts/${o.contact}`;
-  const what = isUser ? `user ${DEMO_AGENT.name}` : `contact ${o.name}`;
-  return {
+  return web1on1Envelope({
     id: o.id,
     event: o.event,
-    timestamp,
+    at: o.at,
     organization: o.organization,
-    activity: {
-      '@context': 'https://www.w3.org/ns/activitystreams',
-      type: verb,
-      actor: { id: `${api}/users/${o.user}`, type: 'Person' },
-      object: { id: object, type: 'Object' },
-      published: timestamp,
-      summary: `User ${DEMO_AGENT.name} ${verb.toLowerCase()}d ${what}`,
-    },
+    apiBase: api,
+    actorId: o.user,
+    object: isUser ? `${api}/users/${o.user}` : `${api}/contacts/${o.contact}`,
+    who: `User ${DEMO_AGENT.name}`,
+    what: isUser ? `user ${DEMO_AGENT.name}` : `contact ${o.name}`,
     data,
-  };
+  });
 }
 
 /** Runs the command; returns the exit code (0 sent and answered 2xx, 1 otherwise, 2 bad usage). */

@@ -35,6 +35,7 @@ it('exports exactly the public surface', async () => {
       "waitFor",
       "waitUntilReady",
       "waitUntilServing",
+      "web1on1Envelope",
     ]
   `);
 });

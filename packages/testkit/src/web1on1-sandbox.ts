@@ -142,6 +142,59 @@ export interface Web1on1Sandbox {
   close(): Promise<void>;
 }
 
+/** What varies between two Web1on1 webhook events; {@link web1on1Envelope} builds the rest. */
+export interface Web1on1EnvelopeParts {
+  /** The event's id (a UUID). */
+  id: string;
+  /** `<resource>.<create|update|delete>`; the action gives the activity's type. */
+  event: string;
+  at: Date;
+  organization: string;
+  /** `<API url>/v2`: the base of the actor's and the object's URLs. */
+  apiBase: string;
+  /** The Web1on1 user who did it. */
+  actorId: string;
+  /** The API URL of the resource the event is about. */
+  object: string;
+  /** The activity's summary is `<who> <verb>d <what>`, e.g. `Bot updated contact Jane`. */
+  who: string;
+  what: string;
+  /** The resource (`contact`, `user`) and `links`, the API URLs involved keyed by resource name. */
+  data: Record<string, unknown>;
+}
+
+/** The Activity Streams type of each action. */
+const ACTIVITY_TYPES: Record<string, string> = {
+  create: 'Create',
+  update: 'Update',
+  delete: 'Delete',
+};
+
+/**
+ * A webhook event in Web1on1's documented envelope: `id`, `event`, `timestamp` (ISO-8601),
+ * `organization`, `activity` (Activity Streams: `@context`, `type`, `actor`, `object`, `published`,
+ * `summary`) and `data`. The sandbox's webhooks and `webhook:send` both build theirs here.
+ */
+export function web1on1Envelope(parts: Web1on1EnvelopeParts) {
+  const type = ACTIVITY_TYPES[parts.event.split('.')[1] ?? ''] ?? 'Update';
+  const timestamp = parts.at.toISOString();
+  return {
+    id: parts.id,
+    event: parts.event,
+    timestamp,
+    organization: parts.organization,
+    activity: {
+      '@context': 'https://www.w3.org/ns/activitystreams',
+      type,
+      actor: { id: `${parts.apiBase}/users/${parts.actorId}`, type: 'Person' },
+      object: { id: parts.object, type: 'Object' },
+      published: timestamp,
+      summary: `${parts.who} ${type.toLowerCase()}d ${parts.what}`,
+    },
+    data: parts.data,
+  };
+}
+
 /** `sha1=<hex HMAC-SHA1 of rawBody keyed with secret>`: the `X-Hub-Signature` Web1on1 (and chipchat) compute. */
 export function signHubSignature(rawBody: string, secret: string): string {
   return `sha1=${createHmac('sha1', secret).update(rawBody, 'utf8').digest('hex')}`;
@@ -256,22 +309,17 @@ export async function startWeb1on1Sandbox(
 
   /** The event in Web1on1's documented envelope, done by the bot user the tokens stand for. */
   function envelopeOf(event: ContactEvent, contact: SandboxContact) {
-    const timestamp = new Date().toISOString();
-    const type = ACTIVITY_TYPE[event];
     const contactUrl = `${apiBase}/contacts/${contact.id}`;
-    return {
+    return web1on1Envelope({
       id: randomUUID(),
       event,
-      timestamp,
+      at: new Date(),
       organization: contact.organization,
-      activity: {
-        '@context': 'https://www.w3.org/ns/activitystreams',
-        type,
-        actor: { id: `${apiBase}/users/${botUserId}`, type: 'Person' },
-        object: { id: contactUrl, type: 'Object' },
-        published: timestamp,
-        summary: `Bot ${type.toLowerCase()}d contact ${contact.profile.name ?? contact.id}`,
-      },
+      apiBase,
+      actorId: botUserId,
+      object: contactUrl,
+      who: 'Bot',
+      what: `contact ${contact.profile.name ?? contact.id}`,
       data: {
         contact,
         links: {
@@ -280,7 +328,7 @@ export async function startWeb1on1Sandbox(
           conversation: `${apiBase}/conversations/${contact.conversation}`,
         },
       },
-    };
+    });
   }
 
   function sendWebhook(event: ContactEvent, contact: SandboxContact): void {
@@ -520,12 +568,6 @@ export async function startWeb1on1Sandbox(
 }
 
 type ContactEvent = 'contact.create' | 'contact.update' | 'contact.delete';
-/** The Activity Streams type of each event's `activity`. */
-const ACTIVITY_TYPE = {
-  'contact.create': 'Create',
-  'contact.update': 'Update',
-  'contact.delete': 'Delete',
-} as const satisfies Record<ContactEvent, string>;
 
 /** A 24-hex id like a Mongo ObjectId. */
 function objectId(): string {
