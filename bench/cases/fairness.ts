@@ -211,9 +211,12 @@ function timesToLink(times: Map<string, number>, d: Dealer, posts: PacedPost[]) 
  * request's arrival (ingress, queue, worker pickup, budget slot of the lookup), and from there to
  * the end of the PATCH (the lookup's answer, the PATCH's budget slot, the PATCH).
  */
-function stagesOf(log: RequestLog, d: Dealer, posts: PacedPost[]) {
-  const starts = firstLookupTimes(log);
-  const times = linkTimes(log);
+function stagesOf(
+  starts: Map<string, number>,
+  times: Map<string, number>,
+  d: Dealer,
+  posts: PacedPost[],
+) {
   const toFirst: number[] = [];
   const firstToLink: number[] = [];
   for (const p of posts.filter((post) => post.status === 202)) {
@@ -290,11 +293,11 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
   const aLinks = dealerIds(a).flatMap((id) => times.get(linkUrlFor(id)) ?? []);
   const aLast = Math.max(...aLinks);
   const bLinked = timesToLink(times, b, bPosts);
-  const bStages = stagesOf(log, b, bPosts);
+  const starts = firstLookupTimes(log);
+  const bStages = stagesOf(starts, times, b, bPosts);
   record[`${tier}_b_to_first_request_p50_ms`] = bStages.toFirst;
   record[`${tier}_b_first_request_to_link_p50_ms`] = bStages.firstToLink;
   // A's backlog when B's first event left: A's events whose first request came later.
-  const starts = firstLookupTimes(log);
   const bFirstSent = bPosts[0]!.sentAt;
   const aAhead = Array.from({ length: a.count }, (_, i) =>
     starts.get(storedEmail(a.tag, i)),
@@ -345,8 +348,9 @@ async function floodPhase(p: Phase, tier: Tier): Promise<void> {
     timeoutMs: size.settleMs,
   });
   const soloLog = await readLog(sandbox);
-  const soloLinked = timesToLink(linkTimes(soloLog), solo, soloPosts);
-  const soloStages = stagesOf(soloLog, solo, soloPosts);
+  const soloTimes = linkTimes(soloLog);
+  const soloLinked = timesToLink(soloTimes, solo, soloPosts);
+  const soloStages = stagesOf(firstLookupTimes(soloLog), soloTimes, solo, soloPosts);
   record[`${tier}_alone_to_first_request_p50_ms`] = soloStages.toFirst;
   record[`${tier}_alone_first_request_to_link_p50_ms`] = soloStages.firstToLink;
   record[`${tier}_alone_p99_ms`] = percentile(soloLinked.latencies, 99);
